@@ -1,0 +1,227 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/messages"
+)
+
+// flight is one load in progress and the callers waiting for it. It records
+// the generation and epoch it started under: its result is cached only if
+// both are still current when it completes, which is how an invalidation
+// overtakes a load that was already running.
+type flight struct {
+	id         uint64
+	gen, epoch uint64
+	waiters    []*messages.Get
+	stopWatch  func() bool // stops the timeout watch
+	cancel     context.CancelFunc
+}
+
+// end releases the flight's context and timeout watch without firing it.
+func (f *flight) end() {
+	f.stopWatch()
+	f.cancel()
+}
+
+// slot is the actor that owns one cache key. It is the only writer of its
+// handle's entry; it serialises loads so that concurrent misses share one
+// loader call; it never blocks in Receive.
+//
+// A new slot struct is produced on every restart; everything that must
+// survive a restart lives in the handle.
+type slot struct {
+	env     *core.Env
+	h       *core.Handle
+	flights map[uint64]*flight // usually 0 or 1; more only across invalidations
+	current *flight            // the flight new waiters join, if still current
+	expiry  *time.Timer
+}
+
+// slotProps returns the props of the actor owning h.
+func slotProps(env *core.Env, h *core.Handle) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &slot{env: env, h: h, flights: make(map[uint64]*flight, 1)}
+	})
+}
+
+// Receive implements actor.Actor.
+func (s *slot) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.Get:
+		s.get(ctx, m)
+	case *messages.LoadDone:
+		s.loadDone(ctx, m)
+	case *messages.LoadTimedOut:
+		s.loadTimedOut(m)
+	case *messages.Expire:
+		s.h.Drop(m.Entry)
+	case *messages.Invalidate, *messages.InvalidateAll:
+		s.dropStale()
+	case *actor.Started:
+		s.armExpiry(ctx, s.env.Fresh(s.h))
+	case *actor.Restarting:
+		s.env.Stats.SlotRestarts.Add(1)
+		s.stopTimer()
+		s.requeueWaiters(ctx)
+	case *actor.Stopping:
+		s.stopTimer()
+		for _, f := range s.flights {
+			f.end()
+		}
+	case *actor.Stopped:
+		s.h.MarkDone()
+	}
+}
+
+func (s *slot) get(ctx actor.Context, m *messages.Get) {
+	if e := s.env.Fresh(s.h); e != nil {
+		reply(m, messages.Result{Value: e.Value})
+		return
+	}
+	gen, epoch := s.h.Gen(), s.env.Epoch()
+	f := s.current
+	if f == nil || f.gen != gen || f.epoch != epoch {
+		f = s.start(ctx, m.Load, gen, epoch)
+	}
+	f.waiters = append(f.waiters, m)
+}
+
+// start launches a load for the slot's current generation and epoch. The
+// loader's context is cancelled at Close and after the load timeout; the
+// timeout also answers the waiters, even if the loader ignores its context.
+func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64) *flight {
+	s.h.NextFlight++
+	f := &flight{id: s.h.NextFlight, gen: gen, epoch: epoch}
+	lctx, cancel := context.WithTimeout(s.env.Ctx, s.env.LoadTimeout)
+	root, self, id := s.env.Root, ctx.Self(), f.id
+	f.cancel = cancel
+	f.stopWatch = context.AfterFunc(lctx, func() {
+		root.Send(self, &messages.LoadTimedOut{Flight: id, Cause: context.Cause(lctx)})
+	})
+	s.flights[f.id] = f
+	s.current = f
+	s.env.Stats.Loads.Add(1)
+	s.env.LoaderStarted()
+	go runLoader(lctx, s.env, self, f.id, s.h.ID, load)
+	return f
+}
+
+// finish removes f from the slot's flights.
+func (s *slot) finish(f *flight) {
+	f.end()
+	delete(s.flights, f.id)
+	if s.current == f {
+		s.current = nil
+	}
+}
+
+func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
+	f := s.flights[m.Flight]
+	if f == nil {
+		return // timed out already, or started by a previous incarnation
+	}
+	s.finish(f)
+	if m.Err != nil {
+		s.env.Stats.LoadErrors.Add(1)
+		answer(f, messages.Result{Err: m.Err})
+		if m.Panic != nil {
+			s.env.Stats.LoaderPanics.Add(1)
+			// Fail like the loader did, so the supervisor restarts the slot
+			// from a clean state; the waiters already have their error.
+			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, m.Panic))
+		}
+		return
+	}
+	if f.gen == s.h.Gen() && f.epoch == s.env.Epoch() {
+		e := &core.Entry{
+			Value:    m.Value,
+			Gen:      f.gen,
+			Epoch:    f.epoch,
+			Deadline: s.env.Clock.Now() + int64(s.env.TTL()),
+		}
+		s.h.Publish(e)
+		s.armExpiry(ctx, e)
+	}
+	// Waiters asked before any invalidation that overtook the load, so the
+	// value answers them even when it is not cached.
+	answer(f, messages.Result{Value: m.Value})
+}
+
+func (s *slot) loadTimedOut(m *messages.LoadTimedOut) {
+	f := s.flights[m.Flight]
+	if f == nil {
+		return
+	}
+	s.finish(f)
+	s.env.Stats.LoadErrors.Add(1)
+	var err error
+	if s.env.Ctx.Err() != nil {
+		err = fmt.Errorf("slotcache: load of slot %q: %w", s.h.ID, core.ErrClosed)
+	} else {
+		s.env.Stats.LoadTimeouts.Add(1)
+		err = fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, m.Cause)
+	}
+	answer(f, messages.Result{Err: err})
+}
+
+// dropStale frees the entry if an invalidation made it unservable.
+func (s *slot) dropStale() {
+	if e := s.h.Entry(); e != nil && s.env.Fresh(s.h) == nil {
+		s.h.Drop(e)
+		s.stopTimer()
+	}
+}
+
+// armExpiry schedules the entry's removal at its deadline. The timer only
+// frees memory; readers check deadlines themselves.
+func (s *slot) armExpiry(ctx actor.Context, e *core.Entry) {
+	s.stopTimer()
+	if e == nil {
+		return
+	}
+	root, self := s.env.Root, ctx.Self()
+	d := time.Duration(e.Deadline - s.env.Clock.Now())
+	s.expiry = time.AfterFunc(d, func() { root.Send(self, &messages.Expire{Entry: e}) })
+}
+
+func (s *slot) stopTimer() {
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+}
+
+// requeueWaiters hands the waiters of unfinished flights to the next
+// incarnation: the mailbox survives the restart, so their requests are
+// simply sent again and start a fresh load. Their old loads' results will
+// be ignored.
+func (s *slot) requeueWaiters(ctx actor.Context) {
+	for _, f := range s.flights {
+		f.end()
+		for _, w := range f.waiters {
+			ctx.Send(ctx.Self(), w)
+		}
+	}
+	s.flights, s.current = nil, nil
+}
+
+func answer(f *flight, r messages.Result) {
+	for _, w := range f.waiters {
+		reply(w, r)
+	}
+	f.waiters = nil
+}
+
+// reply never blocks the actor: the channel has room for one answer, and a
+// request is answered at most once.
+func reply(m *messages.Get, r messages.Result) {
+	select {
+	case m.Reply <- r:
+	default:
+	}
+}

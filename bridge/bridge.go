@@ -1,0 +1,126 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Handler receives what the bridge hears. Its methods are called from the
+// bridge's one receiving goroutine and must return quickly: a slow subscriber
+// is disconnected by Redis.
+type Handler interface {
+	// Invalidate drops slotID, invalidated by another instance.
+	Invalidate(slotID string)
+	// InvalidateAll drops every slot, invalidated by another instance.
+	InvalidateAll()
+	// Resync drops every slot because messages may have been lost: the
+	// subscription was (re)established or found dead.
+	Resync()
+}
+
+// Config configures a Bridge. Every field but Logger is required.
+type Config struct {
+	Client  redis.UniversalClient
+	Channel string
+	Origin  string
+	Handler Handler
+	// Heartbeat is how often the bridge publishes to itself; no echo for
+	// three intervals means the subscription is dead. Zero disables it.
+	Heartbeat time.Duration
+	// PublishTimeout bounds one Publish.
+	PublishTimeout time.Duration
+	// MaxMessageBytes bounds an accepted message; larger ones are ignored
+	// and counted as malformed.
+	MaxMessageBytes int
+	// BackoffMin and BackoffMax bound the wait between reconnection attempts.
+	BackoffMin, BackoffMax time.Duration
+	Logger                 *slog.Logger
+}
+
+// Bridge owns the subscription to one invalidation channel.
+type Bridge struct {
+	cfg       Config
+	hbChannel string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	ready     chan struct{}
+	readyOnce sync.Once
+	start     time.Time
+	lastEcho  atomic.Int64 // nanoseconds since start
+	stats     counters
+}
+
+// Start starts the bridge's goroutine and returns at once, whether or not
+// Redis is reachable.
+func Start(cfg Config) *Bridge {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Bridge{
+		cfg: cfg,
+		// The heartbeat has a channel of its own, named after the origin, so
+		// that other instances, including the seed's Node module, never see
+		// it.
+		hbChannel: cfg.Channel + ":heartbeat:" + cfg.Origin,
+		ctx:       ctx,
+		cancel:    cancel,
+		ready:     make(chan struct{}),
+		start:     time.Now(),
+	}
+	b.wg.Add(1)
+	go b.run()
+	return b
+}
+
+// Ready is closed once the first subscription is confirmed by Redis: from
+// then on, invalidations published by other instances reach this one.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+// Publish broadcasts an invalidation of slotID (All for every slot) to the
+// other instances, waiting at most the publish timeout.
+func (b *Bridge) Publish(ctx context.Context, slotID string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	if err := b.cfg.Client.Publish(ctx, b.cfg.Channel, Encode(slotID, b.cfg.Origin)).Err(); err != nil {
+		b.stats.publishErrors.Add(1)
+		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, b.cfg.Channel, err)
+	}
+	return nil
+}
+
+// Close stops the bridge and waits for its goroutines. It does not close the
+// Redis client, which belongs to the caller.
+func (b *Bridge) Close() {
+	b.cancel()
+	b.wg.Wait()
+}
+
+func (b *Bridge) now() int64 { return int64(time.Since(b.start)) }
+
+// run keeps a subscription alive until Close, backing off between failed
+// attempts.
+func (b *Bridge) run() {
+	defer b.wg.Done()
+	backoff := b.cfg.BackoffMin
+	for b.ctx.Err() == nil {
+		if b.session() {
+			backoff = b.cfg.BackoffMin
+		}
+		t := time.NewTimer(jitter(backoff))
+		select {
+		case <-b.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, b.cfg.BackoffMax)
+	}
+}

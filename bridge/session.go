@@ -1,0 +1,121 @@
+package bridge
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// session runs one subscription from Subscribe to its first error, and
+// reports whether Redis confirmed it. A fresh session per failure keeps the
+// flow explicit: every confirmation, first or not, is a resync point.
+func (b *Bridge) session() (confirmed bool) {
+	ps := b.cfg.Client.Subscribe(b.ctx, b.cfg.Channel, b.hbChannel)
+	defer ps.Close()
+	b.lastEcho.Store(b.now())
+
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		b.watch(ps, stop)
+	}()
+	defer func() {
+		close(stop)
+		<-watched
+	}()
+
+	for {
+		msg, err := ps.Receive(b.ctx)
+		if err != nil {
+			if b.ctx.Err() == nil {
+				b.cfg.Logger.Debug("slotcache: subscription lost", "channel", b.cfg.Channel, "err", err)
+			}
+			return confirmed
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == b.cfg.Channel {
+				confirmed = true
+				b.subscribed()
+			}
+		case *redis.Message:
+			if m.Channel == b.hbChannel {
+				b.lastEcho.Store(b.now())
+				continue
+			}
+			b.apply(m.Payload)
+		}
+	}
+}
+
+// subscribed marks a confirmed subscription: whatever was cached before it
+// may have missed invalidations, so the engine resyncs.
+func (b *Bridge) subscribed() {
+	b.lastEcho.Store(b.now())
+	n := b.stats.subscriptions.Add(1)
+	b.cfg.Handler.Resync()
+	b.readyOnce.Do(func() { close(b.ready) })
+	b.cfg.Logger.Debug("slotcache: subscribed", "channel", b.cfg.Channel, "subscriptions", n)
+}
+
+// apply handles one message from the invalidation channel in O(1).
+func (b *Bridge) apply(payload string) {
+	slotID, origin, err := Decode(payload, b.cfg.MaxMessageBytes)
+	switch {
+	case err != nil:
+		b.stats.malformed.Add(1)
+		b.cfg.Logger.Debug("slotcache: ignored message", "channel", b.cfg.Channel, "err", err)
+	case origin == b.cfg.Origin:
+		b.stats.echoes.Add(1)
+	case slotID == All:
+		b.stats.applied.Add(1)
+		b.cfg.Handler.InvalidateAll()
+	default:
+		b.stats.applied.Add(1)
+		b.cfg.Handler.Invalidate(slotID)
+	}
+}
+
+// watch publishes the heartbeat and ends the session when its echo stops
+// coming back (a dead or half-open connection) or the bridge closes:
+// closing the PubSub is what unblocks Receive.
+func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}) {
+	var tick <-chan time.Time
+	if hb := b.cfg.Heartbeat; hb > 0 {
+		t := time.NewTicker(hb)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-b.ctx.Done():
+			_ = ps.Close()
+			return
+		case <-tick:
+			hb := b.cfg.Heartbeat
+			if silent := time.Duration(b.now() - b.lastEcho.Load()); silent > 3*hb {
+				b.stats.heartbeatMisses.Add(1)
+				b.cfg.Logger.Warn("slotcache: no heartbeat echo, resubscribing", "channel", b.cfg.Channel, "silent", silent)
+				b.cfg.Handler.Resync()
+				_ = ps.Close()
+				return
+			}
+			ctx, cancel := context.WithTimeout(b.ctx, hb)
+			_ = b.cfg.Client.Publish(ctx, b.hbChannel, b.cfg.Origin).Err()
+			cancel()
+		}
+	}
+}
+
+// jitter spreads reconnection attempts of many instances over [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}

@@ -1,0 +1,47 @@
+package bridge
+
+import "sync/atomic"
+
+// Stats counts what the bridge saw and did.
+type Stats struct {
+	// Applied counts invalidations from other instances that were applied.
+	Applied uint64
+	// Echoes counts this instance's own messages, skipped.
+	Echoes uint64
+	// Malformed counts ignored messages: bad JSON, wrong types, missing
+	// slotId, or over the size limit.
+	Malformed uint64
+	// PublishErrors counts failed publishes.
+	PublishErrors uint64
+	// Subscriptions counts confirmed subscriptions, the first included;
+	// every one after the first is a resubscription that flushed the cache.
+	Subscriptions uint64
+	// HeartbeatMisses counts subscriptions abandoned because the heartbeat
+	// echo stopped.
+	HeartbeatMisses uint64
+}
+
+type counters struct {
+	applied, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
+}
+
+// Stats returns the bridge's counters.
+func (b *Bridge) Stats() Stats {
+	c := &b.stats
+	return Stats{
+		Applied:         c.applied.Load(),
+		Echoes:          c.echoes.Load(),
+		Malformed:       c.malformed.Load(),
+		PublishErrors:   c.publishErrors.Load(),
+		Subscriptions:   c.subscriptions.Load(),
+		HeartbeatMisses: c.heartbeatMisses.Load(),
+	}
+}
+
+// ResetStats zeroes the counters.
+func (b *Bridge) ResetStats() {
+	c := &b.stats
+	for _, v := range []*atomic.Uint64{&c.applied, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
+		v.Store(0)
+	}
+}

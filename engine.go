@@ -1,0 +1,284 @@
+// Package slotcache is a read-through cache engine for high-concurrency Go
+// servers: concurrent misses on a key share one loader call, hits cost a map
+// lookup and a few atomic loads, an invalidation is never overtaken by a
+// load that started before it, and several server instances stay coherent
+// through Redis pub/sub.
+//
+// Every cache key (a slot) is owned by an actor that serialises its loads and
+// owns its expiry timer; a router actor spawns slots on first touch and
+// supervises them; a bridge subscribes to Redis and turns other instances'
+// invalidations into local ones. Hits never touch an actor. Without Redis the
+// engine is a purely local TTL cache.
+package slotcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/slotcache/slotcache/actors"
+	"github.com/slotcache/slotcache/bridge"
+	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/messages"
+)
+
+// Loader loads the value of slotID on a miss. One call serves every caller
+// waiting on that slot; ctx is cancelled at the load timeout or at Close,
+// not when a caller gives up. A nil value with a nil error is cached like
+// any value; an error is returned to every waiter and not cached.
+type Loader func(ctx context.Context, slotID string) (any, error)
+
+// closeGrace is how long Close waits for loaders to return after it has
+// cancelled their contexts.
+const closeGrace = 2 * time.Second
+
+// Engine is a read-through cache. It is safe for concurrent use; create it
+// with New and release it with Close.
+type Engine struct {
+	cfg    config
+	env    *core.Env
+	cancel context.CancelFunc
+	dir    *core.Directory // written only by the router
+	system *actor.ActorSystem
+	router *actor.PID
+	bridge *bridge.Bridge // nil in single-process mode
+	client redis.UniversalClient
+	owned  bool // client was dialled by New and is closed by Close
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+// New returns a running engine. It never waits for Redis: when Redis is
+// unreachable the engine works locally and keeps reconnecting in the
+// background. Invalid options make New fail with an error naming each one.
+func New(opts ...Option) (*Engine, error) {
+	cfg := defaultConfig()
+	var errs []error
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, client: cfg.redis}
+	if cfg.redisURL != "" {
+		ropts, err := redis.ParseURL(cfg.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("slotcache: REDIS_URL: %w", err)
+		}
+		e.client, e.owned = redis.NewClient(ropts), true
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
+	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
+	e.env = core.NewEnv(ctx, e.system.Root, cfg.ttl, cfg.loadTimeout, cfg.logger)
+	e.dir = core.NewDirectory()
+	e.router = e.system.Root.Spawn(actors.RouterProps(e.env, e.dir))
+	if e.client != nil {
+		e.bridge = bridge.Start(bridge.Config{
+			Client:          e.client,
+			Channel:         cfg.channel,
+			Origin:          cfg.origin,
+			Handler:         (*remote)(e),
+			Heartbeat:       cfg.heartbeat,
+			PublishTimeout:  cfg.publishTimeout,
+			MaxMessageBytes: cfg.maxMessageBytes,
+			BackoffMin:      50 * time.Millisecond,
+			BackoffMax:      5 * time.Second,
+			Logger:          cfg.logger,
+		})
+	}
+	return e, nil
+}
+
+// Get returns the value of slotID, calling load on a miss. Concurrent
+// misses on a slot share one load and all get its result. A caller whose ctx
+// ends gets ctx.Err() at once while the load goes on for the others.
+//
+// A fresh hit sends no message, takes no lock and allocates nothing.
+func (e *Engine) Get(ctx context.Context, slotID string, load Loader) (any, error) {
+	if v, ok := e.hit(slotID); ok {
+		return v, nil
+	}
+	if load == nil {
+		return nil, fmt.Errorf("slotcache: Get %q: nil loader", slotID)
+	}
+	return e.miss(ctx, slotID, load)
+}
+
+// hit serves slotID from its handle if it holds a fresh entry.
+func (e *Engine) hit(slotID string) (any, bool) {
+	h, ok := e.dir.Load(slotID)
+	if !ok {
+		return nil, false
+	}
+	ent := e.env.Fresh(h)
+	if ent == nil || e.closed.Load() {
+		return nil, false
+	}
+	e.env.Stats.Hits.Inc()
+	return ent.Value, true
+}
+
+// miss asks the slot actor, spawning it through the router if needed, and
+// waits for its answer, the caller's ctx, or Close.
+func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) (any, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e.env.Stats.Misses.Add(1)
+	for {
+		h, err := e.handle(ctx, slotID)
+		if err != nil {
+			return nil, err
+		}
+		reply := make(chan messages.Result, 1)
+		e.env.Root.Send(h.PID, &messages.Get{Load: load, Reply: reply})
+		select {
+		case r := <-reply:
+			return r.Value, r.Err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.env.Ctx.Done():
+			return nil, ErrClosed
+		case <-h.Done():
+			// The slot stopped before answering; a live one is spawned on
+			// the next round. Take an answer that raced the stop first.
+			select {
+			case r := <-reply:
+				return r.Value, r.Err
+			default:
+			}
+		}
+	}
+}
+
+// handle returns the live handle of slotID, asking the router to spawn the
+// slot on first touch.
+func (e *Engine) handle(ctx context.Context, slotID string) (*core.Handle, error) {
+	if h, ok := e.dir.Load(slotID); ok && !h.Stopped() {
+		return h, nil
+	}
+	reply := make(chan *core.Handle, 1)
+	e.env.Root.Send(e.router, &messages.EnsureSlot{ID: slotID, Reply: reply})
+	select {
+	case h := <-reply:
+		return h, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.env.Ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+// Invalidate drops slotID here, at once and before any load in flight can
+// cache an older value, then tells the other instances. It returns an error
+// only if the publish failed (after at most the publish timeout); the local
+// drop has happened regardless.
+func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	e.env.Stats.Invalidations.Add(1)
+	e.invalidateLocal(slotID)
+	if e.bridge == nil {
+		return nil
+	}
+	return e.bridge.Publish(ctx, slotID)
+}
+
+// InvalidateAll drops every slot here, then tells the other instances.
+// Like Invalidate, it fails only if the publish failed.
+func (e *Engine) InvalidateAll(ctx context.Context) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	e.env.Stats.Invalidations.Add(1)
+	e.flushLocal()
+	if e.bridge == nil {
+		return nil
+	}
+	return e.bridge.Publish(ctx, bridge.All)
+}
+
+// invalidateLocal bumps the slot's generation, which readers see at once,
+// then lets the slot free its entry.
+func (e *Engine) invalidateLocal(slotID string) {
+	if h, ok := e.dir.Load(slotID); ok {
+		h.Invalidate()
+		e.env.Root.Send(h.PID, &messages.Invalidate{})
+	}
+}
+
+// flushLocal bumps the epoch, which readers see at once, then lets the
+// slots free their entries.
+func (e *Engine) flushLocal() {
+	e.env.Flush()
+	e.env.Root.Send(e.router, &messages.InvalidateAll{})
+}
+
+// WaitReady blocks until the engine receives other instances'
+// invalidations, that is until Redis confirmed its subscription, or until
+// ctx ends. Without Redis it returns at once. Serving before it is safe but
+// may briefly miss an invalidation that another instance publishes.
+func (e *Engine) WaitReady(ctx context.Context) error {
+	if e.bridge == nil {
+		return nil
+	}
+	select {
+	case <-e.bridge.Ready():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops every actor, timer and goroutine the engine started, cancels
+// loads in flight (their waiters get ErrClosed) and closes the Redis client
+// if FromEnv dialled it. Calls after the first do nothing.
+func (e *Engine) Close() error {
+	var err error
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		e.env.Flush()
+		e.cancel()
+		if e.bridge != nil {
+			e.bridge.Close()
+		}
+		if _, perr := e.system.Root.PoisonFuture(e.router).Result(); perr != nil {
+			err = fmt.Errorf("slotcache: stopping the router: %w", perr)
+		}
+		e.env.WaitLoaders(closeGrace)
+		e.env.Clock.Stop()
+		e.system.Shutdown()
+		if e.owned {
+			if cerr := e.client.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("slotcache: closing the Redis client: %w", cerr))
+			}
+		}
+	})
+	return err
+}
+
+// remote is the engine as the bridge sees it: invalidations from other
+// instances apply locally and are not published again.
+type remote Engine
+
+func (r *remote) Invalidate(slotID string) { (*Engine)(r).invalidateLocal(slotID) }
+func (r *remote) InvalidateAll()           { (*Engine)(r).flushLocal() }
+func (r *remote) Resync()                  { (*Engine)(r).flushLocal() }

@@ -1,0 +1,95 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Env is the engine-wide state that slot actors, the router and the engine
+// share: one per Engine, created before any actor and immutable afterwards
+// except through its atomic fields.
+type Env struct {
+	// Ctx is cancelled when the engine closes; every load's context derives
+	// from it so that Close cancels loads in flight.
+	Ctx context.Context
+	// Root sends messages from outside the actor system (callers, loaders,
+	// timers).
+	Root *actor.RootContext
+	// Clock is the engine's clock; deadlines are in its nanoseconds.
+	Clock *Clock
+	// LoadTimeout bounds one shared load.
+	LoadTimeout time.Duration
+	// Logger receives the engine's own logs; it discards by default.
+	Logger *slog.Logger
+	// Stats are the engine's counters.
+	Stats Stats
+
+	epoch   atomic.Uint64
+	ttl     atomic.Int64
+	loaders sync.WaitGroup
+}
+
+// NewEnv returns an Env with its counters ready.
+func NewEnv(ctx context.Context, root *actor.RootContext, ttl, loadTimeout time.Duration, logger *slog.Logger) *Env {
+	env := &Env{
+		Ctx:         ctx,
+		Root:        root,
+		Clock:       NewClock(),
+		LoadTimeout: loadTimeout,
+		Logger:      logger,
+		Stats:       Stats{Hits: NewCounter()},
+	}
+	env.ttl.Store(int64(ttl))
+	return env
+}
+
+// Epoch is the engine-wide generation that InvalidateAll bumps: O(1) for
+// any number of slots, and no reader can miss it.
+func (env *Env) Epoch() uint64 { return env.epoch.Load() }
+
+// Flush makes every entry and every load in flight stale.
+func (env *Env) Flush() { env.epoch.Add(1) }
+
+// TTL is the lifetime given to entries loaded from now on.
+func (env *Env) TTL() time.Duration { return time.Duration(env.ttl.Load()) }
+
+// SetTTL changes the TTL for loads that complete from now on.
+func (env *Env) SetTTL(d time.Duration) { env.ttl.Store(int64(d)) }
+
+// Fresh returns h's entry if it may be served: loaded under the slot's
+// current generation and the engine's current epoch, and not past its
+// deadline. It takes no lock and allocates nothing.
+func (env *Env) Fresh(h *Handle) *Entry {
+	e := h.entry.Load()
+	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() || !env.Clock.Before(e.Deadline) {
+		return nil
+	}
+	return e
+}
+
+// LoaderStarted and LoaderReturned track loader goroutines so that Close
+// can wait for them.
+func (env *Env) LoaderStarted()  { env.loaders.Add(1) }
+func (env *Env) LoaderReturned() { env.loaders.Done() }
+
+// WaitLoaders waits up to grace for loader goroutines to return. Call it
+// only once no new load can start.
+func (env *Env) WaitLoaders(grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		env.loaders.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		env.Logger.Warn("slotcache: loaders still running after Close", "grace", grace)
+	}
+}

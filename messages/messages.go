@@ -1,0 +1,66 @@
+// Package messages defines what the engine, the router actor and the slot
+// actors say to each other. Requests carry a buffered reply channel instead of
+// using protoactor futures: a caller can then select on its own context, a
+// future costs a timer and a registry entry per call, and the actor never
+// blocks on a reply.
+package messages
+
+import (
+	"context"
+
+	"github.com/slotcache/slotcache/internal/core"
+)
+
+// Loader loads a slot's value on a miss. It is the engine's Loader without the
+// named type, so this package does not import the root package.
+type Loader = func(ctx context.Context, slotID string) (any, error)
+
+// Result is the answer to a Get: the loaded value or the load's error.
+type Result struct {
+	Value any
+	Err   error
+}
+
+// Get asks a slot actor for its value, loading it with Load if no fresh
+// entry exists. Reply must have room for one value.
+type Get struct {
+	Load  Loader
+	Reply chan<- Result
+}
+
+// LoadDone reports the end of the loader goroutine of flight Flight.
+// Panic is non-nil when the loader panicked; Err then describes the panic.
+type LoadDone struct {
+	Flight uint64
+	Value  any
+	Err    error
+	Panic  any
+}
+
+// LoadTimedOut tells a slot that flight Flight ran past the load timeout or
+// that the engine closed while it ran.
+type LoadTimedOut struct {
+	Flight uint64
+	Cause  error
+}
+
+// Expire asks a slot to drop Entry if it is still the published one. It
+// only frees memory: readers already see an expired entry as absent.
+type Expire struct {
+	Entry *core.Entry
+}
+
+// Invalidate tells a slot that its generation was bumped, so it can free
+// its entry and stop its expiry timer. Correctness does not depend on it.
+type Invalidate struct{}
+
+// InvalidateAll tells the router, which tells every slot, that the epoch was
+// bumped. Like Invalidate it only frees memory.
+type InvalidateAll struct{}
+
+// EnsureSlot asks the router for the handle of slot ID, spawning its actor
+// if needed. Reply must have room for one value.
+type EnsureSlot struct {
+	ID    string
+	Reply chan<- *core.Handle
+}

@@ -1,0 +1,190 @@
+package slotcache
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults, chosen to match the seed module and to keep a stuck loader or a
+// dead Redis from holding anyone for long.
+const (
+	DefaultTTL             = 60 * time.Second
+	DefaultChannel         = "slotcache:invalidate"
+	DefaultLoadTimeout     = 30 * time.Second
+	DefaultPublishTimeout  = 2 * time.Second
+	DefaultHeartbeat       = time.Second
+	DefaultMaxMessageBytes = 4 << 10
+)
+
+// Option configures an Engine. Options apply in order, so a later one
+// overrides an earlier one (FromEnv first, then explicit options, lets code
+// win over the environment; the other order lets the environment win).
+type Option func(*config) error
+
+type config struct {
+	ttl             time.Duration
+	redis           redis.UniversalClient
+	redisURL        string // from FromEnv: New dials it and closes it at Close
+	channel         string
+	origin          string
+	logger          *slog.Logger
+	loadTimeout     time.Duration
+	publishTimeout  time.Duration
+	heartbeat       time.Duration
+	maxMessageBytes int
+}
+
+func defaultConfig() config {
+	return config{
+		ttl:             DefaultTTL,
+		channel:         DefaultChannel,
+		origin:          randomOrigin(),
+		logger:          slog.New(slog.DiscardHandler),
+		loadTimeout:     DefaultLoadTimeout,
+		publishTimeout:  DefaultPublishTimeout,
+		heartbeat:       DefaultHeartbeat,
+		maxMessageBytes: DefaultMaxMessageBytes,
+	}
+}
+
+// randomOrigin returns a 128-bit random instance ID. It is never derived
+// from host name or PID, which collide across containers.
+func randomOrigin() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+func positive(name string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("slotcache: %s must be positive, got %v", name, d)
+	}
+	return nil
+}
+
+// WithTTL sets how long a loaded value stays fresh (default 60 s). It bounds
+// how stale a value can be when an invalidation is lost.
+func WithTTL(d time.Duration) Option {
+	return func(c *config) error { c.ttl = d; return positive("WithTTL", d) }
+}
+
+// WithRedis connects the engine to other instances through client's pub/sub.
+// Without it the engine is a purely local cache. The client stays the
+// caller's: Close does not close it.
+func WithRedis(client redis.UniversalClient) Option {
+	return func(c *config) error {
+		if client == nil {
+			return errors.New("slotcache: WithRedis: client is nil")
+		}
+		c.redis, c.redisURL = client, ""
+		return nil
+	}
+}
+
+// WithChannel sets the pub/sub channel for invalidations (default
+// "slotcache:invalidate"). Use the seed module's channel to interoperate
+// with it, and one channel per logical cache.
+func WithChannel(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("slotcache: WithChannel: channel name is empty")
+		}
+		c.channel = name
+		return nil
+	}
+}
+
+// WithOrigin sets the instance ID that marks this engine's own messages
+// (default: 128 random bits). Two engines with the same origin ignore each
+// other, so set it only to something unique.
+func WithOrigin(id string) Option {
+	return func(c *config) error {
+		if id == "" {
+			return errors.New("slotcache: WithOrigin: origin is empty")
+		}
+		c.origin = id
+		return nil
+	}
+}
+
+// WithLogger sends the engine's logs, and the actor system's warnings and
+// errors, to logger. By default the engine logs nothing.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *config) error {
+		if logger == nil {
+			return errors.New("slotcache: WithLogger: logger is nil")
+		}
+		c.logger = logger
+		return nil
+	}
+}
+
+// WithLoadTimeout bounds one shared load (default 30 s): its waiters get
+// ErrLoadTimeout and the loader's context is cancelled, even if the loader
+// ignores it.
+func WithLoadTimeout(d time.Duration) Option {
+	return func(c *config) error { c.loadTimeout = d; return positive("WithLoadTimeout", d) }
+}
+
+// WithPublishTimeout bounds how long Invalidate and InvalidateAll wait for
+// Redis before reporting a failed publish (default 2 s).
+func WithPublishTimeout(d time.Duration) Option {
+	return func(c *config) error { c.publishTimeout = d; return positive("WithPublishTimeout", d) }
+}
+
+// WithHeartbeat sets how often the engine publishes a heartbeat to itself
+// (default 1 s). A subscription that stops echoing it for three intervals is
+// considered dead, even if its TCP connection looks open: the engine
+// flushes and resubscribes. Zero disables the heartbeat.
+func WithHeartbeat(d time.Duration) Option {
+	return func(c *config) error {
+		c.heartbeat = d
+		if d < 0 {
+			return fmt.Errorf("slotcache: WithHeartbeat must not be negative, got %v", d)
+		}
+		return nil
+	}
+}
+
+// WithMaxMessageBytes bounds an accepted pub/sub message (default 4 KiB);
+// larger ones are ignored and counted as malformed.
+func WithMaxMessageBytes(n int) Option {
+	return func(c *config) error {
+		c.maxMessageBytes = n
+		if n < 64 {
+			return fmt.Errorf("slotcache: WithMaxMessageBytes must be at least 64, got %d", n)
+		}
+		return nil
+	}
+}
+
+// FromEnv configures the engine from the environment, so deployments can
+// tune it without a code change: REDIS_URL (a redis:// or rediss:// URL; the
+// engine dials it and closes the client at Close) and SLOTCACHE_TTL_MS.
+// Unset variables leave the configuration as it is.
+func FromEnv() Option {
+	return func(c *config) error {
+		if url := os.Getenv("REDIS_URL"); url != "" {
+			if _, err := redis.ParseURL(url); err != nil {
+				return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
+			}
+			c.redis, c.redisURL = nil, url
+		}
+		if s := os.Getenv("SLOTCACHE_TTL_MS"); s != "" {
+			ms, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || ms <= 0 {
+				return fmt.Errorf("slotcache: FromEnv: SLOTCACHE_TTL_MS must be a positive integer of milliseconds, got %q", s)
+			}
+			c.ttl = time.Duration(ms) * time.Millisecond
+		}
+		return nil
+	}
+}
