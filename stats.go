@@ -11,6 +11,9 @@ type Stats struct {
 	Misses uint64
 	// Loads counts loader calls.
 	Loads uint64
+	// Coalesced counts misses that joined a load another caller started
+	// instead of starting their own: the stampedes the engine absorbed.
+	Coalesced uint64
 	// LoadErrors counts loads that failed: loader errors, panics and
 	// timeouts.
 	LoadErrors uint64
@@ -43,6 +46,7 @@ func (e *Engine) Stats() Stats {
 		Hits:          s.Hits.Load(),
 		Misses:        s.Misses.Load(),
 		Loads:         s.Loads.Load(),
+		Coalesced:     s.Coalesced.Load(),
 		LoadErrors:    s.LoadErrors.Load(),
 		LoaderPanics:  s.LoaderPanics.Load(),
 		LoadTimeouts:  s.LoadTimeouts.Load(),

@@ -87,6 +87,8 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 	f := s.current
 	if f == nil || f.gen != gen || f.epoch != epoch {
 		f = s.start(ctx, m.Load, gen, epoch)
+	} else {
+		s.env.Stats.Coalesced.Add(1)
 	}
 	f.waiters = append(f.waiters, m)
 }

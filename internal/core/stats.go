@@ -2,12 +2,14 @@ package core
 
 import "sync/atomic"
 
-// Stats are the engine's local counters (the bridge keeps its own). Hits is striped because every hit
-// increments it; the rest count slow-path events and are plain atomics.
+// Stats are the engine's local counters (the bridge keeps its own). Hits
+// is striped because every hit increments it; the rest count slow-path
+// events and are plain atomics.
 type Stats struct {
 	Hits          *Counter
 	Misses        atomic.Uint64
 	Loads         atomic.Uint64
+	Coalesced     atomic.Uint64
 	LoadErrors    atomic.Uint64
 	LoaderPanics  atomic.Uint64
 	LoadTimeouts  atomic.Uint64
@@ -19,7 +21,7 @@ type Stats struct {
 func (s *Stats) Reset() {
 	s.Hits.Reset()
 	for _, c := range []*atomic.Uint64{
-		&s.Misses, &s.Loads, &s.LoadErrors, &s.LoaderPanics, &s.LoadTimeouts,
+		&s.Misses, &s.Loads, &s.Coalesced, &s.LoadErrors, &s.LoaderPanics, &s.LoadTimeouts,
 		&s.Invalidations, &s.SlotRestarts,
 	} {
 		c.Store(0)
