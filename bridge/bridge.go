@@ -11,9 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Handler receives what the bridge hears. Its methods are called from the
-// bridge's one receiving goroutine and must return quickly: a slow subscriber
-// is disconnected by Redis.
+// Handler receives what the bridge hears. Invalidate and InvalidateAll are
+// called from the bridge's one receiving goroutine; Resync also comes from
+// its heartbeat watcher, possibly concurrently. All must return quickly: a
+// slow subscriber is disconnected by Redis.
 type Handler interface {
 	// Invalidate drops slotID, invalidated by another instance.
 	Invalidate(slotID string)
@@ -54,6 +55,7 @@ type Bridge struct {
 	readyOnce sync.Once
 	start     time.Time
 	lastEcho  atomic.Int64 // nanoseconds since start
+	hbPending atomic.Bool  // a heartbeat publish is in flight
 	stats     counters
 }
 
@@ -89,11 +91,28 @@ func (b *Bridge) Ready() <-chan struct{} { return b.ready }
 func (b *Bridge) Publish(ctx context.Context, slotID string) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	if err := b.cfg.Client.Publish(ctx, b.cfg.Channel, Encode(slotID, b.cfg.Origin)).Err(); err != nil {
+	if err := b.publish(ctx, b.cfg.Channel, Encode(slotID, b.cfg.Origin)); err != nil {
 		b.stats.publishErrors.Add(1)
 		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, b.cfg.Channel, err)
 	}
 	return nil
+}
+
+// publish sends payload to channel and gives up when ctx ends. go-redis
+// bounds a socket read by the client's ReadTimeout, not by ctx (unless the
+// client sets ContextTimeoutEnabled), so waiting for the call itself would
+// hold the caller for ReadTimeout on a half-open link, or forever with
+// ReadTimeout -1. An abandoned call ends in the background when the client
+// gives up or is closed.
+func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) error {
+	done := make(chan error, 1)
+	go func() { done <- b.cfg.Client.Publish(ctx, channel, payload).Err() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops the bridge and waits for its goroutines. It does not close the

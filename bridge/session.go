@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,11 +17,12 @@ func (b *Bridge) session() (confirmed bool) {
 	defer ps.Close()
 	b.lastEcho.Store(b.now())
 
+	var live atomic.Bool // confirmed, as the watcher sees it
 	stop := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		b.watch(ps, stop)
+		b.watch(ps, stop, &live)
 	}()
 	defer func() {
 		close(stop)
@@ -39,6 +41,7 @@ func (b *Bridge) session() (confirmed bool) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == b.cfg.Channel {
 				confirmed = true
+				live.Store(true)
 				b.subscribed()
 			}
 		case *redis.Message:
@@ -52,11 +55,12 @@ func (b *Bridge) session() (confirmed bool) {
 }
 
 // subscribed marks a confirmed subscription: whatever was cached before it
-// may have missed invalidations, so the engine resyncs.
+// may have missed invalidations, so the engine resyncs. It is counted after
+// the resync, so that whoever sees the count sees the flush.
 func (b *Bridge) subscribed() {
 	b.lastEcho.Store(b.now())
-	n := b.stats.subscriptions.Add(1)
 	b.cfg.Handler.Resync()
+	n := b.stats.subscriptions.Add(1)
 	b.readyOnce.Do(func() { close(b.ready) })
 	b.cfg.Logger.Debug("slotcache: subscribed", "channel", b.cfg.Channel, "subscriptions", n)
 }
@@ -81,8 +85,10 @@ func (b *Bridge) apply(payload string) {
 
 // watch publishes the heartbeat and ends the session when its echo stops
 // coming back (a dead or half-open connection) or the bridge closes:
-// closing the PubSub is what unblocks Receive.
-func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}) {
+// closing the PubSub is what unblocks Receive. Only a confirmed (live)
+// subscription counts as a miss and resyncs: an attempt that never got
+// confirmed had nothing to lose, and its confirmation would resync anyway.
+func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}, live *atomic.Bool) {
 	var tick <-chan time.Time
 	if hb := b.cfg.Heartbeat; hb > 0 {
 		t := time.NewTicker(hb)
@@ -99,17 +105,32 @@ func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}) {
 		case <-tick:
 			hb := b.cfg.Heartbeat
 			if silent := time.Duration(b.now() - b.lastEcho.Load()); silent > 3*hb {
-				b.stats.heartbeatMisses.Add(1)
-				b.cfg.Logger.Warn("slotcache: no heartbeat echo, resubscribing", "channel", b.cfg.Channel, "silent", silent)
-				b.cfg.Handler.Resync()
+				if live.Load() {
+					b.cfg.Logger.Warn("slotcache: no heartbeat echo, resubscribing", "channel", b.cfg.Channel, "silent", silent)
+					b.cfg.Handler.Resync()
+					b.stats.heartbeatMisses.Add(1) // after the resync, as in subscribed
+				}
 				_ = ps.Close()
 				return
 			}
-			ctx, cancel := context.WithTimeout(b.ctx, hb)
-			_ = b.cfg.Client.Publish(ctx, b.hbChannel, b.cfg.Origin).Err()
-			cancel()
+			b.heartbeat(hb)
 		}
 	}
+}
+
+// heartbeat publishes one heartbeat without blocking the watcher, which a
+// publish stuck on a dead link would otherwise keep from checking the
+// silence and from seeing Close (see publish). At most one is in flight.
+func (b *Bridge) heartbeat(hb time.Duration) {
+	if !b.hbPending.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer b.hbPending.Store(false)
+		ctx, cancel := context.WithTimeout(b.ctx, hb)
+		defer cancel()
+		_ = b.cfg.Client.Publish(ctx, b.hbChannel, b.cfg.Origin).Err()
+	}()
 }
 
 // jitter spreads reconnection attempts of many instances over [d/2, d).

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,16 +11,20 @@ import (
 const All = "*"
 
 // message is the seed's wire format: {"slotId":"<id>","_origin":"<id>"}.
-// Pointers tell a missing field from an empty one.
 type message struct {
-	SlotID *string `json:"slotId"`
-	Origin *string `json:"_origin,omitempty"`
+	SlotID string `json:"slotId"`
+	Origin string `json:"_origin"`
 }
 
-// Encode returns the wire form of an invalidation of slotID by origin.
+// Encode returns the wire form of an invalidation of slotID by origin: the
+// bytes of the seed's JSON.stringify({ slotId, _origin }), which leaves <, >
+// and & unescaped (Go's default encoder would escape them).
 func Encode(slotID, origin string) []byte {
-	b, _ := json.Marshal(message{SlotID: &slotID, Origin: &origin}) // strings always marshal
-	return b
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(message{SlotID: slotID, Origin: origin}) // strings always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // ErrMalformed is wrapped by every Decode error.
@@ -28,20 +33,33 @@ var ErrMalformed = errors.New("malformed invalidation message")
 // Decode parses a channel message strictly: it must be one JSON object of at
 // most maxBytes with a non-empty string slotId and, if present, a string
 // _origin. A missing _origin decodes as "" (a foreign origin). Unknown
-// fields are allowed so that other implementations can add their own.
+// fields are allowed so that other implementations can add their own. Keys
+// match case-sensitively, as the seed's parsed.slotId does (encoding/json
+// alone would take "SlotID" for "slotId").
 func Decode(payload string, maxBytes int) (slotID, origin string, err error) {
 	if len(payload) > maxBytes {
 		return "", "", fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(payload), maxBytes)
 	}
-	var m message
-	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
 		return "", "", fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if m.SlotID == nil || *m.SlotID == "" {
+	var slot, orig *string
+	if raw, ok := fields["slotId"]; ok {
+		if err := json.Unmarshal(raw, &slot); err != nil {
+			return "", "", fmt.Errorf("%w: slotId: %w", ErrMalformed, err)
+		}
+	}
+	if slot == nil || *slot == "" {
 		return "", "", fmt.Errorf("%w: no slotId", ErrMalformed)
 	}
-	if m.Origin != nil {
-		origin = *m.Origin
+	if raw, ok := fields["_origin"]; ok {
+		if err := json.Unmarshal(raw, &orig); err != nil {
+			return "", "", fmt.Errorf("%w: _origin: %w", ErrMalformed, err)
+		}
 	}
-	return *m.SlotID, origin, nil
+	if orig != nil {
+		origin = *orig
+	}
+	return *slot, origin, nil
 }
