@@ -84,6 +84,7 @@ func New(opts ...Option) (*Engine, error) {
 	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
 	e.env = core.NewEnv(ctx, e.system.Root, cfg.ttl, cfg.loadTimeout, cfg.logger)
+	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules)
 	e.dir = core.NewDirectory()
 	e.router = e.system.Root.Spawn(actors.RouterProps(e.env, e.dir))
 	if e.client != nil {
@@ -124,9 +125,12 @@ func (e *Engine) hit(slotID string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	ent := e.env.Fresh(h)
+	ent, late := e.env.Lookup(h)
 	if ent == nil || e.closed.Load() {
 		return nil, false
+	}
+	if late && ent.RequestRefresh() {
+		e.env.Root.Send(h.PID, messages.RefreshRequest)
 	}
 	e.env.Stats.Hits.Inc()
 	return ent.Value, true

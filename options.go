@@ -40,6 +40,8 @@ type config struct {
 	publishTimeout  time.Duration
 	heartbeat       time.Duration
 	maxMessageBytes int
+	behaviour       Behaviour // nil: core.DefaultPolicy
+	rules           []prefixBehaviour
 }
 
 func defaultConfig() config {
@@ -185,6 +187,34 @@ func FromEnv() Option {
 			}
 			c.ttl = time.Duration(ms) * time.Millisecond
 		}
+		return nil
+	}
+}
+
+// WithBehaviour sets the behaviour of every slot that no
+// WithPrefixBehaviour rule matches (default: Base, the engine TTL).
+func WithBehaviour(b Behaviour) Option {
+	return func(c *config) error {
+		if err := validateBehaviour(b); err != nil {
+			return fmt.Errorf("slotcache: WithBehaviour: %w", err)
+		}
+		c.behaviour = b
+		return nil
+	}
+}
+
+// WithPrefixBehaviour sets the behaviour of the slots whose ID starts with
+// prefix, e.g. "compat:" or "user:". The longest matching prefix wins; the
+// behaviour is chosen when a slot's actor starts, not on each Get.
+func WithPrefixBehaviour(prefix string, b Behaviour) Option {
+	return func(c *config) error {
+		if prefix == "" {
+			return errors.New("slotcache: WithPrefixBehaviour: prefix is empty (use WithBehaviour for the default)")
+		}
+		if err := validateBehaviour(b); err != nil {
+			return fmt.Errorf("slotcache: WithPrefixBehaviour(%q): %w", prefix, err)
+		}
+		c.rules = append(c.rules, prefixBehaviour{prefix: prefix, b: b})
 		return nil
 	}
 }

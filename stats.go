@@ -14,6 +14,11 @@ type Stats struct {
 	// Coalesced counts misses that joined a load another caller started
 	// instead of starting their own: the stampedes the engine absorbed.
 	Coalesced uint64
+	// Refreshes counts background reloads started by a behaviour
+	// (refresh-ahead, stale-while-revalidate, reload on invalidation).
+	Refreshes uint64
+	// Uncached counts loaded values a behaviour chose not to cache.
+	Uncached uint64
 	// LoadErrors counts loads that failed: loader errors, panics and
 	// timeouts.
 	LoadErrors uint64
@@ -47,6 +52,8 @@ func (e *Engine) Stats() Stats {
 		Misses:        s.Misses.Load(),
 		Loads:         s.Loads.Load(),
 		Coalesced:     s.Coalesced.Load(),
+		Refreshes:     s.Refreshes.Load(),
+		Uncached:      s.Uncached.Load(),
 		LoadErrors:    s.LoadErrors.Load(),
 		LoaderPanics:  s.LoaderPanics.Load(),
 		LoadTimeouts:  s.LoadTimeouts.Load(),

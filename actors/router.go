@@ -53,6 +53,7 @@ func (r *router) ensure(ctx actor.Context, id string) *core.Handle {
 		return h
 	}
 	h := core.NewHandle(id)
+	h.Policy = guarded{policy: r.env.PolicyFor(id), logger: r.env.Logger}
 	h.PID = ctx.Spawn(slotProps(r.env, h))
 	r.byPID[h.PID.Id] = h
 	r.dir.Store(h)

@@ -60,8 +60,15 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.loadTimedOut(m)
 	case *messages.Expire:
 		s.h.Drop(m.Entry)
+	case *messages.Refresh:
+		if _, late := s.env.Lookup(s.h); late {
+			s.reload(ctx)
+		}
 	case *messages.Invalidate, *messages.InvalidateAll:
 		s.dropStale()
+		if s.h.Policy.Invalidated(s.h.ID) {
+			s.reload(ctx)
+		}
 	case *actor.Started:
 		s.armExpiry(ctx, s.env.Fresh(s.h))
 	case *actor.Restarting:
@@ -79,18 +86,40 @@ func (s *slot) Receive(ctx actor.Context) {
 }
 
 func (s *slot) get(ctx actor.Context, m *messages.Get) {
-	if e := s.env.Fresh(s.h); e != nil {
+	s.h.LastLoad = m.Load
+	if e, late := s.env.Lookup(s.h); e != nil {
 		reply(m, messages.Result{Value: e.Value})
+		if late {
+			s.reload(ctx)
+		}
 		return
 	}
-	gen, epoch := s.h.Gen(), s.env.Epoch()
-	f := s.current
-	if f == nil || f.gen != gen || f.epoch != epoch {
-		f = s.start(ctx, m.Load, gen, epoch)
-	} else {
+	f, joined := s.flight(ctx)
+	if joined {
 		s.env.Stats.Coalesced.Add(1)
 	}
 	f.waiters = append(f.waiters, m)
+}
+
+// flight returns the load in flight for the slot's current generation and
+// epoch, starting one if there is none, and whether it was already there.
+func (s *slot) flight(ctx actor.Context) (f *flight, joined bool) {
+	gen, epoch := s.h.Gen(), s.env.Epoch()
+	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch {
+		return f, true
+	}
+	return s.start(ctx, s.h.LastLoad, gen, epoch), false
+}
+
+// reload starts a background load nobody waits for (refresh-ahead,
+// stale-while-revalidate, reload on invalidation), unless one is running.
+// It needs a loader from an earlier Get.
+func (s *slot) reload(ctx actor.Context) {
+	if s.h.LastLoad != nil {
+		if _, joined := s.flight(ctx); !joined {
+			s.env.Stats.Refreshes.Add(1)
+		}
+	}
 }
 
 // start launches a load for the slot's current generation and epoch. The
@@ -130,6 +159,7 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 	s.finish(f)
 	if m.Err != nil {
 		s.env.Stats.LoadErrors.Add(1)
+		s.failed(f, m.Err)
 		answer(f, messages.Result{Err: m.Err})
 		if m.Panic != nil {
 			s.env.Stats.LoaderPanics.Add(1)
@@ -140,13 +170,14 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 		return
 	}
 	if f.gen == s.h.Gen() && f.epoch == s.env.Epoch() {
-		e := &core.Entry{
-			Value:    m.Value,
-			Gen:      f.gen,
-			Epoch:    f.epoch,
-			Deadline: s.env.Clock.Now() + int64(s.env.TTL()),
+		t := s.h.Policy.Loaded(s.h.ID, m.Value, core.Timing{TTL: s.env.TTL()})
+		e := core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
+		if e == nil {
+			s.env.Stats.Uncached.Add(1)
+			s.h.Drop(s.h.Entry())
+		} else {
+			s.h.Publish(e)
 		}
-		s.h.Publish(e)
 		s.armExpiry(ctx, e)
 	}
 	// Waiters asked before any invalidation that overtook the load, so the
@@ -161,6 +192,7 @@ func (s *slot) loadTimedOut(m *messages.LoadTimedOut) {
 	}
 	s.finish(f)
 	s.env.Stats.LoadErrors.Add(1)
+	s.failed(f, m.Cause)
 	var err error
 	if s.env.Ctx.Err() != nil {
 		err = fmt.Errorf("slotcache: load of slot %q: %w", s.h.ID, core.ErrClosed)
@@ -169,6 +201,24 @@ func (s *slot) loadTimedOut(m *messages.LoadTimedOut) {
 		err = fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, m.Cause)
 	}
 	answer(f, messages.Result{Err: err})
+}
+
+// failed lets the policy decide whether the last value may still be served
+// after a load of flight f failed with err. If it may, a later hit can ask
+// for another reload; if not, the value is served at most until its
+// deadline, never stale.
+func (s *slot) failed(f *flight, err error) {
+	e, _ := s.env.Lookup(s.h)
+	if e == nil || e.Gen != f.gen || e.Epoch != f.epoch {
+		return
+	}
+	if s.h.Policy.Failed(s.h.ID, err) {
+		e.RefreshFailed()
+		return
+	}
+	if e.StaleUntil > e.Deadline {
+		s.h.Publish(&core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline})
+	}
 }
 
 // dropStale frees the entry if an invalidation made it unservable.
@@ -187,7 +237,7 @@ func (s *slot) armExpiry(ctx actor.Context, e *core.Entry) {
 		return
 	}
 	root, self := s.env.Root, ctx.Self()
-	d := time.Duration(e.Deadline - s.env.Clock.Now())
+	d := time.Duration(e.StaleUntil - s.env.Clock.Now())
 	s.expiry = time.AfterFunc(d, func() { root.Send(self, &messages.Expire{Entry: e}) })
 }
 

@@ -64,3 +64,12 @@ type EnsureSlot struct {
 	ID    string
 	Reply chan<- *core.Handle
 }
+
+// Refresh asks a slot to reload in the background because a hit found its
+// entry past the refresh point or stale. The first hit to notice sends it,
+// once per entry.
+type Refresh struct{}
+
+// RefreshRequest is the one Refresh value, so that sending it allocates no
+// message on the hit path.
+var RefreshRequest = &Refresh{}

@@ -39,20 +39,53 @@ func TestEnvFresh(t *testing.T) {
 	h := NewHandle("s")
 	assert.Nil(t, env.Fresh(h))
 
-	e := &Entry{Value: 1, Gen: h.Gen(), Epoch: env.Epoch(), Deadline: env.Clock.Now() + int64(time.Hour)}
+	hour := Timing{TTL: time.Hour}
+	e := EntryFor(1, h.Gen(), env.Epoch(), env.Clock.Now(), hour)
 	h.Publish(e)
 	assert.Same(t, e, env.Fresh(h))
 
 	h.Invalidate()
 	assert.Nil(t, env.Fresh(h), "generation bumped")
 
-	e = &Entry{Value: 2, Gen: h.Gen(), Epoch: env.Epoch(), Deadline: env.Clock.Now() + int64(time.Hour)}
-	h.Publish(e)
+	h.Publish(EntryFor(2, h.Gen(), env.Epoch(), env.Clock.Now(), hour))
 	env.Flush()
 	assert.Nil(t, env.Fresh(h), "epoch bumped")
 
-	h.Publish(&Entry{Value: 3, Gen: h.Gen(), Epoch: env.Epoch(), Deadline: env.Clock.Now() - 1})
+	h.Publish(EntryFor(3, h.Gen(), env.Epoch(), env.Clock.Now()-int64(time.Hour), hour))
 	assert.Nil(t, env.Fresh(h), "deadline passed, no timer involved")
+	assert.Nil(t, EntryFor(4, 0, 0, 0, Timing{}), "a zero TTL is not cached")
+}
+
+// Lookup serves an entry past its refresh point and in its stale window,
+// flagging it late, and never past StaleUntil.
+func TestEnvLookupWindows(t *testing.T) {
+	env := NewEnv(t.Context(), nil, time.Minute, time.Second, nil)
+	defer env.Clock.Stop()
+	h := NewHandle("s")
+	now := env.Clock.Now()
+
+	h.Publish(EntryFor(1, 0, 0, now, Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
+	e, late := env.Lookup(h)
+	require.NotNil(t, e)
+	assert.False(t, late, "before the refresh point")
+
+	h.Publish(EntryFor(1, 0, 0, now-int64(2*time.Minute), Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
+	e, late = env.Lookup(h)
+	require.NotNil(t, e)
+	assert.True(t, late, "past the refresh point, still fresh")
+	assert.True(t, e.RequestRefresh())
+	assert.False(t, e.RequestRefresh(), "one refresh request per entry")
+	e.RefreshFailed()
+	assert.True(t, e.RequestRefresh())
+
+	h.Publish(EntryFor(1, 0, 0, now-int64(2*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
+	e, late = env.Lookup(h)
+	require.NotNil(t, e)
+	assert.True(t, late, "stale, inside the window")
+
+	h.Publish(EntryFor(1, 0, 0, now-int64(4*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
+	e, _ = env.Lookup(h)
+	assert.Nil(t, e, "past the stale window")
 }
 
 func TestCounter(t *testing.T) {

@@ -28,6 +28,9 @@ type Env struct {
 	Logger *slog.Logger
 	// Stats are the engine's counters.
 	Stats Stats
+	// PolicyFor returns the behaviour of a slot; the router asks it once
+	// per slot actor it spawns.
+	PolicyFor func(slotID string) Policy
 
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
@@ -43,6 +46,7 @@ func NewEnv(ctx context.Context, root *actor.RootContext, ttl, loadTimeout time.
 		LoadTimeout: loadTimeout,
 		Logger:      logger,
 		Stats:       Stats{Hits: NewCounter()},
+		PolicyFor:   func(string) Policy { return DefaultPolicy{} },
 	}
 	env.ttl.Store(int64(ttl))
 	return env
@@ -61,14 +65,29 @@ func (env *Env) TTL() time.Duration { return time.Duration(env.ttl.Load()) }
 // SetTTL changes the TTL for loads that complete from now on.
 func (env *Env) SetTTL(d time.Duration) { env.ttl.Store(int64(d)) }
 
-// Fresh returns h's entry if it may be served: loaded under the slot's
-// current generation and the engine's current epoch, and not past its
-// deadline. It takes no lock and allocates nothing.
-func (env *Env) Fresh(h *Handle) *Entry {
-	e := h.entry.Load()
-	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() || !env.Clock.Before(e.Deadline) {
-		return nil
+// Lookup returns h's entry if it may be served: loaded under the slot's
+// current generation and the engine's current epoch, and before its
+// StaleUntil. late reports that it is past its refresh point (Soft), so the
+// caller should ask the slot for a background reload. It takes no lock and
+// allocates nothing; with the default behaviour it reads the clock once.
+func (env *Env) Lookup(h *Handle) (e *Entry, late bool) {
+	e = h.entry.Load()
+	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() {
+		return nil, false
 	}
+	if env.Clock.Before(e.Soft) {
+		return e, false
+	}
+	if e.Soft == e.StaleUntil || !env.Clock.Before(e.StaleUntil) {
+		return nil, false
+	}
+	return e, true
+}
+
+// Fresh is Lookup for callers that do not refresh: the servable entry or
+// nil.
+func (env *Env) Fresh(h *Handle) *Entry {
+	e, _ := env.Lookup(h)
 	return e
 }
 

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +21,13 @@ type Handle struct {
 
 	entry atomic.Pointer[Entry]
 	gen   atomic.Uint64
+
+	// Policy is the slot's behaviour, chosen once when the router spawns
+	// it.
+	Policy Policy
+	// LastLoad is the loader of the latest Get, used for background
+	// reloads that no caller asked for. Only the slot actor touches it.
+	LastLoad func(ctx context.Context, slotID string) (any, error)
 
 	// NextFlight numbers the slot's loads. It lives here, not in the actor,
 	// so numbers stay unique across actor restarts and a late result from a

@@ -10,6 +10,8 @@ type Stats struct {
 	Misses        atomic.Uint64
 	Loads         atomic.Uint64
 	Coalesced     atomic.Uint64
+	Refreshes     atomic.Uint64
+	Uncached      atomic.Uint64
 	LoadErrors    atomic.Uint64
 	LoaderPanics  atomic.Uint64
 	LoadTimeouts  atomic.Uint64
@@ -21,7 +23,7 @@ type Stats struct {
 func (s *Stats) Reset() {
 	s.Hits.Reset()
 	for _, c := range []*atomic.Uint64{
-		&s.Misses, &s.Loads, &s.Coalesced, &s.LoadErrors, &s.LoaderPanics, &s.LoadTimeouts,
+		&s.Misses, &s.Loads, &s.Coalesced, &s.Refreshes, &s.Uncached, &s.LoadErrors, &s.LoaderPanics, &s.LoadTimeouts,
 		&s.Invalidations, &s.SlotRestarts,
 	} {
 		c.Store(0)
