@@ -200,10 +200,7 @@ func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	}
 	e.env.Stats.Invalidations.Add(1)
 	e.invalidateLocal(slotID)
-	if e.bridge == nil {
-		return nil
-	}
-	return e.bridge.Publish(ctx, slotID)
+	return e.broadcast(ctx, slotID)
 }
 
 // InvalidateAll drops every slot here, then tells the other instances.
@@ -214,10 +211,26 @@ func (e *Engine) InvalidateAll(ctx context.Context) error {
 	}
 	e.env.Stats.Invalidations.Add(1)
 	e.flushLocal()
-	if e.bridge == nil {
-		return nil
+	return e.broadcast(ctx, bridge.All)
+}
+
+// broadcast makes an invalidation of slotID (bridge.All for every slot)
+// reach the other instances: it deletes the shared copy first, if fill
+// coordination is on, so that nobody refills from it, then publishes. Both
+// are attempted; the error reports what failed.
+func (e *Engine) broadcast(ctx context.Context, slotID string) error {
+	var errs []error
+	if e.env.Filler != nil {
+		if err := e.env.Filler.Drop(ctx, slotID); err != nil {
+			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
+		}
 	}
-	return e.bridge.Publish(ctx, bridge.All)
+	if e.bridge != nil {
+		if err := e.bridge.Publish(ctx, slotID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // invalidateLocal bumps the slot's generation, which readers see at once,
@@ -261,6 +274,9 @@ func (e *Engine) Close() error {
 		e.closed.Store(true)
 		e.env.Flush()
 		e.cancel()
+		if e.env.Filler != nil {
+			e.env.Filler.Close()
+		}
 		if e.bridge != nil {
 			e.bridge.Close()
 		}

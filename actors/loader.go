@@ -28,6 +28,10 @@ func runLoader(ctx context.Context, env *core.Env, slot *actor.PID, flight uint6
 		}
 		env.Root.Send(slot, done)
 	}()
-	done.Value, done.Err = load(ctx, slotID)
+	if env.Filler != nil {
+		done.Value, done.TTL, done.Err = env.Filler.Load(ctx, slotID, load)
+	} else {
+		done.Value, done.Err = load(ctx, slotID)
+	}
 	returned = true
 }

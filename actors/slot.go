@@ -170,7 +170,11 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 		return
 	}
 	if f.gen == s.h.Gen() && f.epoch == s.env.Epoch() {
-		t := s.h.Policy.Loaded(s.h.ID, m.Value, core.Timing{TTL: s.env.TTL()})
+		t := core.Timing{TTL: s.env.TTL()}
+		if m.TTL > 0 {
+			t.TTL = m.TTL
+		}
+		t = s.h.Policy.Loaded(s.h.ID, m.Value, t)
 		e := core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
 		if e == nil {
 			s.env.Stats.Uncached.Add(1)

@@ -7,6 +7,7 @@ package messages
 
 import (
 	"context"
+	"time"
 
 	"github.com/slotcache/slotcache/internal/core"
 )
@@ -33,6 +34,7 @@ type Get struct {
 type LoadDone struct {
 	Flight uint64
 	Value  any
+	TTL    time.Duration // from the shared tier; zero: the engine's TTL
 	Err    error
 	Panic  any
 }

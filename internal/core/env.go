@@ -28,6 +28,8 @@ type Env struct {
 	Logger *slog.Logger
 	// Stats are the engine's counters.
 	Stats Stats
+	// Filler coordinates loads across instances; nil without WithFill.
+	Filler Filler
 	// PolicyFor returns the behaviour of a slot; the router asks it once
 	// per slot actor it spawns.
 	PolicyFor func(slotID string) Policy
