@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // benchKeys are the 4096 slot IDs of the hit benchmarks.
@@ -21,8 +22,18 @@ func identity(_ context.Context, id string) (any, error) { return id, nil }
 
 // BenchmarkHit: parallel fresh hits over 4096 keys, the engine's hot path.
 // Compare with otter v2's Get hit on the same machine (bench/ module).
-func BenchmarkHit(b *testing.B) {
-	e, err := New()
+func BenchmarkHit(b *testing.B) { benchHit(b) }
+
+// BenchmarkHitWithBehaviour: the same with refresh-ahead, stale serving and
+// jitter configured: behaviours must not slow hits down.
+func BenchmarkHitWithBehaviour(b *testing.B) {
+	benchHit(b, WithTTL(time.Hour), WithBehaviour(Chain(
+		NegativeTTL(time.Minute), JitterTTL(0.1), StaleWhileRevalidate(time.Minute), RefreshAhead(0.9),
+	)))
+}
+
+func benchHit(b *testing.B, opts ...Option) {
+	e, err := New(opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
