@@ -1,0 +1,116 @@
+# slotcache developer and CI targets.
+#
+#   make test    the CI command: gofmt check, go vet, go test -race (installs
+#                redis-server and a C compiler with apt-get when missing)
+#   make bench   benchmarks, benchstat-friendly, saved to bench.txt
+#   make soak    long-running soak tests (SLOTCACHE_SOAK=1), if any exist
+#   make demo    go run ./cmd/slotcache demo
+#
+# Works on a fresh Debian machine with only Go installed: the Redis tests
+# need a real redis-server binary, and the race detector needs cgo, hence a
+# C compiler; both are installed with apt-get (as root, or through sudo)
+# when missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+GO ?= go
+
+# Benchmark settings: `make bench BENCH=Hit BENCH_COUNT=10 BENCH_OUT=new.txt`.
+BENCH       ?= .
+BENCH_COUNT ?= 6
+BENCH_OUT   ?= bench.txt
+
+# Soak settings: `make soak SOAK_TIMEOUT=2h`.
+SOAK_TIMEOUT ?= 30m
+
+# Extra flags for the demo: `make demo DEMO_FLAGS='-workers 128 -slots 50'`.
+DEMO_FLAGS ?=
+
+# Binaries the tests need, overridable to test this Makefile itself.
+REDIS_SERVER ?= redis-server
+
+# APT runs apt-get non-interactively, through sudo when not root and sudo
+# exists. Without either, apt-get fails and the caller explains what to do.
+APT = $$( [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo ) \
+	env DEBIAN_FRONTEND=noninteractive apt-get
+
+# apt_install installs Debian packages $(1); if the first attempt fails
+# (typically a stale or empty package index), it runs apt-get update and
+# tries again. It never fails itself: callers check for what they need.
+define apt_install
+{ $(APT) install -y --no-install-recommends $(1) || \
+  { $(APT) update && $(APT) install -y --no-install-recommends $(1); }; } || true
+endef
+
+.PHONY: test fmt-check vet race ensure-redis ensure-cc bench soak demo help
+
+## test: everything CI checks (gofmt, go vet, go test -race with real Redis)
+test: fmt-check vet race
+
+## fmt-check: fail if gofmt would change any file, listing them
+fmt-check:
+	@files="$$(gofmt -l .)"; \
+	if [ -n "$$files" ]; then \
+	  echo "gofmt: these files are not formatted (run gofmt -w on them):" >&2; \
+	  echo "$$files" >&2; \
+	  exit 1; \
+	fi
+
+## vet: go vet ./...
+vet:
+	$(GO) vet ./...
+
+## race: go test -race -count=1 ./...
+race: ensure-redis ensure-cc
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+## ensure-redis: install redis-server with apt-get if it is not on PATH
+ensure-redis:
+	@if ! command -v $(REDIS_SERVER) >/dev/null 2>&1; then \
+	  echo "$(REDIS_SERVER) not found on PATH; installing the redis-server package with apt-get" \
+	    "(the Redis tests start a real redis-server)"; \
+	  $(call apt_install,redis-server); \
+	fi; \
+	if ! command -v $(REDIS_SERVER) >/dev/null 2>&1; then \
+	  echo "error: $(REDIS_SERVER) is not on PATH and could not be installed." >&2; \
+	  echo "  The Redis tests run a real redis-server process (one per test)." >&2; \
+	  echo "  Install it, e.g. 'sudo apt-get install redis-server' on Debian/Ubuntu" >&2; \
+	  echo "  or 'brew install redis' on macOS, then run make test again." >&2; \
+	  exit 1; \
+	fi
+
+## ensure-cc: install a C compiler with apt-get if missing (go test -race needs cgo)
+ensure-cc:
+	@cc="$$($(GO) env CC)"; cc="$${cc%% *}"; \
+	if ! command -v "$$cc" >/dev/null 2>&1; then \
+	  echo "C compiler $$cc not found; installing gcc and libc6-dev with apt-get" \
+	    "(go test -race needs cgo)"; \
+	  $(call apt_install,gcc libc6-dev); \
+	fi; \
+	if ! command -v "$$cc" >/dev/null 2>&1; then \
+	  echo "error: the C compiler '$$cc' is not on PATH and could not be installed." >&2; \
+	  echo "  go test -race needs cgo, hence a C compiler." >&2; \
+	  echo "  Install one, e.g. 'sudo apt-get install gcc libc6-dev' on Debian/Ubuntu." >&2; \
+	  exit 1; \
+	fi
+
+## bench: run every benchmark BENCH_COUNT times into BENCH_OUT, for benchstat
+##        compare two runs: go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt
+bench: ensure-redis
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) ./... | tee $(BENCH_OUT)
+	@echo "Saved to $(BENCH_OUT). Compare two runs with:"
+	@echo "  go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt"
+
+## soak: run the soak tests (named *Soak*, enabled by SLOTCACHE_SOAK=1); none is harmless
+soak: ensure-redis ensure-cc
+	SLOTCACHE_SOAK=1 CGO_ENABLED=1 $(GO) test -race -count=1 -run Soak -timeout $(SOAK_TIMEOUT) ./...
+
+## demo: run the demo (set REDIS_URL to include cross-instance invalidation)
+demo:
+	$(GO) run ./cmd/slotcache demo $(DEMO_FLAGS)
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
