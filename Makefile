@@ -3,6 +3,8 @@
 #   make test    the CI command: gofmt check, go vet, go test -race (installs
 #                redis-server and a C compiler with apt-get when missing)
 #   make bench   benchmarks, benchstat-friendly, saved to bench.txt
+#   make bench-peers  slotcache side by side with otter, ristretto,
+#                singleflight, go-redis/cache and rueidis (bench/ module)
 #   make soak    long-running soak tests (SLOTCACHE_SOAK=1), if any exist
 #   make demo    go run ./cmd/slotcache demo
 #
@@ -21,6 +23,9 @@ GO ?= go
 BENCH       ?= .
 BENCH_COUNT ?= 6
 BENCH_OUT   ?= bench.txt
+
+# Flags for the side-by-side run: `make bench-peers BENCH_PEERS_FLAGS=-quick`.
+BENCH_PEERS_FLAGS ?=
 
 # Soak settings: `make soak SOAK_TIMEOUT=2h`.
 SOAK_TIMEOUT ?= 30m
@@ -44,7 +49,7 @@ define apt_install
   { $(APT) update && $(APT) install -y --no-install-recommends $(1); }; } || true
 endef
 
-.PHONY: test fmt-check vet race ensure-redis ensure-cc bench soak demo help
+.PHONY: test fmt-check vet race ensure-redis ensure-cc bench bench-peers soak demo help
 
 ## test: everything CI checks (gofmt, go vet, go test -race with real Redis)
 test: fmt-check vet race
@@ -102,6 +107,11 @@ bench: ensure-redis
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) ./... | tee $(BENCH_OUT)
 	@echo "Saved to $(BENCH_OUT). Compare two runs with:"
 	@echo "  go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt"
+
+## bench-peers: slotcache side by side with its peers, in one run (a few minutes;
+##              BENCH_PEERS_FLAGS='-quick' for a smoke run, '-json' for machines)
+bench-peers: ensure-redis
+	cd bench && $(GO) run . $(BENCH_PEERS_FLAGS)
 
 ## soak: run the soak tests (named *Soak*, enabled by SLOTCACHE_SOAK=1); none is harmless
 soak: ensure-redis ensure-cc

@@ -3,6 +3,7 @@
 // Usage:
 //
 //	slotcache demo [flags]
+//	slotcache bench [flags]
 //
 // The demo runs many concurrent Gets on a few slow-loading slots of a local
 // engine (no Redis) and prints how many requests were served, how many
@@ -12,6 +13,11 @@
 // With REDIS_URL set, it also starts two engines, A and B, on one Redis
 // channel, and measures how long an invalidation published by A takes to
 // drop the slot from B's cache.
+//
+// The bench command load-tests slotcache with your parameters (-redis,
+// -instances, -keys, -zipf, -duration, -load-latency...) and reports
+// throughput, hit ratio, loader calls, latency percentiles and invalidation
+// lag.
 package main
 
 import (
@@ -57,8 +63,11 @@ Commands:
   demo    run concurrent Gets on slow-loading slots of a local engine and
           report loader calls, hit ratio and latency; with REDIS_URL set,
           also measure cross-instance invalidation latency through Redis
+  bench   load-test slotcache with your parameters (keys, skew, loader
+          latency, instances on your Redis) before deploying: throughput,
+          hit ratio, loader calls, latency percentiles, invalidation lag
 
-Run "slotcache demo -h" for the demo's flags.
+Run "slotcache demo -h" or "slotcache bench -h" for their flags.
 `
 
 // run executes the command line args (without the program name), writing
@@ -71,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return runDemoCommand(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBenchCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

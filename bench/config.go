@@ -1,0 +1,92 @@
+package main
+
+import "time"
+
+// config sizes every scenario. Start from fullConfig or quickConfig.
+type config struct {
+	// Benchtime is how long one timed run of a throughput case lasts,
+	// after calibration. Count is how many rounds the throughput cases
+	// make, each contender once per round, the median one reported.
+	Benchtime time.Duration
+	Count     int
+	// Zipf is the exponent (> 1) of the key distributions.
+	Zipf float64
+	// TTL is given to every cache that has one; no scenario outlives it.
+	TTL time.Duration
+
+	// HitKeys is the number of keys the hit and mix scenarios use;
+	// Goroutines the goroutine counts of the hit scenario; MixWorkers the
+	// goroutines of the read/invalidate mixes; MixReads their read shares
+	// in percent.
+	HitKeys    int
+	Goroutines []int
+	MixWorkers int
+	MixReads   []int
+
+	// ColdOps is the number of never-seen keys loaded by one timed run of
+	// the cold-miss case.
+	ColdOps int
+
+	// StampedeCallers callers Get one just-invalidated key per round,
+	// StampedeRounds times; the loader takes StampedeLoad.
+	StampedeCallers int
+	StampedeRounds  int
+	StampedeLoad    time.Duration
+
+	// CrossSamples is the number of cross-instance invalidations timed per
+	// contender, within CrossBudget (fewer if the budget runs out).
+	CrossSamples int
+	CrossBudget  time.Duration
+
+	// MemEntries is the number of entries of the memory scenario.
+	MemEntries int
+
+	// RatioKeys distinct keys, a cache of RatioSize entries, a Zipf trace
+	// of RatioTrace accesses: the hit-ratio scenario.
+	RatioKeys  int
+	RatioSize  int
+	RatioTrace int
+}
+
+// fullConfig is the configuration of a full run: a few minutes on 2 cores.
+func fullConfig() config {
+	return config{
+		Benchtime:       300 * time.Millisecond,
+		Count:           3,
+		Zipf:            1.01,
+		TTL:             10 * time.Minute,
+		HitKeys:         10_000,
+		Goroutines:      []int{1, 2, 4, 8},
+		MixWorkers:      4,
+		MixReads:        []int{90, 75},
+		ColdOps:         100_000,
+		StampedeCallers: 1000,
+		StampedeRounds:  30,
+		StampedeLoad:    5 * time.Millisecond,
+		CrossSamples:    10_000,
+		CrossBudget:     60 * time.Second,
+		MemEntries:      100_000,
+		RatioKeys:       100_000,
+		RatioSize:       10_000,
+		RatioTrace:      1_000_000,
+	}
+}
+
+// quickConfig is a smoke run of every scenario in a few seconds. Its
+// figures are not meant to be quoted.
+func quickConfig() config {
+	c := fullConfig()
+	c.Benchtime = 10 * time.Millisecond
+	c.Count = 1
+	c.HitKeys = 1000
+	c.ColdOps = 2000
+	c.StampedeRounds = 2
+	c.StampedeLoad = time.Millisecond
+	c.CrossSamples = 200
+	c.CrossBudget = 10 * time.Second
+	c.MemEntries = 2000
+	c.RatioKeys = 2000
+	c.RatioSize = 200
+	c.RatioTrace = 20_000
+	return c
+}

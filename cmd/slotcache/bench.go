@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/slotcache/slotcache"
+)
+
+// benchConfig configures the bench command: a load test of slotcache alone
+// against the user's own setup. Start from defaultBenchConfig.
+type benchConfig struct {
+	// RedisURL links the instances through this Redis; empty, one local
+	// engine is tested.
+	RedisURL string
+	// Channel is the pub/sub channel; empty picks a throwaway one, so that
+	// a load test never invalidates a production cache.
+	Channel string
+	// Instances is the number of engines, each with its own Redis
+	// connection as separate processes would have.
+	Instances int
+	// Workers is the number of goroutines calling Get, spread over the
+	// instances.
+	Workers int
+	// Keys is the number of distinct slots; Zipf the exponent of their
+	// distribution (> 1), or 0 for uniform.
+	Keys int
+	Zipf float64
+	// Duration is how long the load lasts.
+	Duration time.Duration
+	// LoadLatency is the mean latency of a loader call (each sleeps
+	// between 2/3 and 5/3 of it).
+	LoadLatency time.Duration
+	// TTL is the engines' TTL.
+	TTL time.Duration
+	// InvalidateRate is how many random slots instance 0 invalidates per
+	// second during the run; 0 disables it.
+	InvalidateRate float64
+	// JSON prints the report as JSON instead of text.
+	JSON bool
+	// Seed seeds the key picks.
+	Seed uint64
+}
+
+// defaultBenchConfig returns a ten-second single-engine load test.
+func defaultBenchConfig() benchConfig {
+	return benchConfig{
+		Instances:      1,
+		Workers:        4 * runtime.GOMAXPROCS(0),
+		Keys:           10_000,
+		Zipf:           1.01,
+		Duration:       10 * time.Second,
+		LoadLatency:    time.Millisecond,
+		TTL:            slotcache.DefaultTTL,
+		InvalidateRate: 100,
+		Seed:           1,
+	}
+}
+
+// validate reports the first flag that makes the run meaningless.
+func (c benchConfig) validate() error {
+	switch {
+	case c.Instances < 1:
+		return fmt.Errorf("-instances must be at least 1, got %d", c.Instances)
+	case c.Instances > 1 && c.RedisURL == "":
+		return errors.New("-instances > 1 needs -redis: without Redis the instances never see each other's invalidations")
+	case c.Workers < 1:
+		return fmt.Errorf("-workers must be positive, got %d", c.Workers)
+	case c.Keys < 1:
+		return fmt.Errorf("-keys must be positive, got %d", c.Keys)
+	case c.Zipf != 0 && c.Zipf <= 1:
+		return fmt.Errorf("-zipf must be greater than 1 (or 0 for uniform), got %v", c.Zipf)
+	case c.Duration <= 0:
+		return fmt.Errorf("-duration must be positive, got %v", c.Duration)
+	case c.LoadLatency < 0:
+		return fmt.Errorf("-load-latency must not be negative, got %v", c.LoadLatency)
+	case c.TTL <= 0:
+		return fmt.Errorf("-ttl must be positive, got %v", c.TTL)
+	case c.InvalidateRate < 0:
+		return fmt.Errorf("-invalidate-rate must not be negative, got %v", c.InvalidateRate)
+	}
+	return nil
+}
+
+// runBenchCommand parses the bench flags and runs the load test.
+func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := defaultBenchConfig()
+	fs := flag.NewFlagSet("slotcache bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://) linking the instances; empty: one local engine")
+	fs.StringVar(&cfg.Channel, "channel", "", "pub/sub channel (default: a throwaway one, so production caches are never invalidated)")
+	fs.IntVar(&cfg.Instances, "instances", cfg.Instances, "number of engines (more than 1 needs -redis); instance 0 invalidates")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines calling Get, spread over the instances")
+	fs.IntVar(&cfg.Keys, "keys", cfg.Keys, "number of distinct slots")
+	fs.Float64Var(&cfg.Zipf, "zipf", cfg.Zipf, "Zipf exponent of the key distribution (> 1; 0 for uniform)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the load lasts")
+	fs.DurationVar(&cfg.LoadLatency, "load-latency", cfg.LoadLatency,
+		"mean simulated loader latency; each call sleeps between 2/3 and 5/3 of it")
+	fs.DurationVar(&cfg.TTL, "ttl", cfg.TTL, "TTL of cached values")
+	fs.Float64Var(&cfg.InvalidateRate, "invalidate-rate", cfg.InvalidateRate, "slots instance 0 invalidates per second (0: none)")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: slotcache bench [flags]\n\n"+
+			"Load-tests slotcache on this machine with your parameters: Get throughput,\n"+
+			"hit ratio, loader calls, Get latency percentiles and, with -redis and\n"+
+			"-instances > 1, how long an invalidation on instance 0 takes to reach the\n"+
+			"others. Run it before deploying.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slotcache bench: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
+		return exitUsage
+	}
+	rep, err := runBench(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
+		return exitFail
+	}
+	if cfg.JSON {
+		err = writeBenchJSON(stdout, rep)
+	} else {
+		err = printBench(stdout, rep)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
