@@ -3,11 +3,13 @@ package slotcache
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/slotcache/slotcache/actors"
 	"github.com/slotcache/slotcache/internal/core"
 )
 
@@ -266,18 +268,26 @@ type prefixBehaviour struct {
 
 // policyResolver returns the function that picks a slot's behaviour: the
 // rule with the longest matching prefix, else the default. It runs once per
-// slot actor spawn, never on the hit path.
-func policyResolver(def Behaviour, rules []prefixBehaviour) func(string) core.Policy {
-	rules = slices.Clone(rules)
-	slices.SortStableFunc(rules, func(a, b prefixBehaviour) int { return len(b.prefix) - len(a.prefix) })
+// new slot, never on the hit path. Each behaviour is adapted and guarded
+// once, here, so that slots share it instead of allocating their own.
+func policyResolver(def Behaviour, rules []prefixBehaviour, logger *slog.Logger) func(string) core.Policy {
+	type rule struct {
+		prefix string
+		p      core.Policy
+	}
+	compiled := make([]rule, 0, len(rules))
+	for _, r := range rules {
+		compiled = append(compiled, rule{r.prefix, actors.Guard(policy{r.b}, logger)})
+	}
+	slices.SortStableFunc(compiled, func(a, b rule) int { return len(b.prefix) - len(a.prefix) })
 	var fallback core.Policy = core.DefaultPolicy{}
 	if def != nil {
-		fallback = policy{def}
+		fallback = actors.Guard(policy{def}, logger)
 	}
 	return func(slotID string) core.Policy {
-		for _, r := range rules {
+		for _, r := range compiled {
 			if strings.HasPrefix(slotID, r.prefix) {
-				return policy{r.b}
+				return r.p
 			}
 		}
 		return fallback

@@ -13,6 +13,9 @@ func (e *Engine) Reset() {
 	if e.bridge != nil {
 		e.bridge.ResetStats()
 	}
+	if e.filler != nil {
+		e.filler.ResetStats()
+	}
 }
 
 // SetTTL changes the TTL of entries loaded from now on, so that tests can

@@ -26,6 +26,7 @@ import (
 	"github.com/slotcache/slotcache/actors"
 	"github.com/slotcache/slotcache/bridge"
 	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/internal/fill"
 	"github.com/slotcache/slotcache/messages"
 )
 
@@ -50,7 +51,8 @@ type Engine struct {
 	router *actor.PID
 	bridge *bridge.Bridge // nil in single-process mode
 	client redis.UniversalClient
-	owned  bool // client was dialled by New and is closed by Close
+	owned  bool              // client was dialled by New and is closed by Close
+	filler *fill.Coordinator // nil without WithFill; also env.Filler
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -67,6 +69,7 @@ func New(opts ...Option) (*Engine, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, cfg.checkFill()) // needs every option applied
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -82,10 +85,24 @@ func New(opts ...Option) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
-	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
+	e.system = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }),
+		// Messages to actors that just passivated, or to any after Close,
+		// are expected dead letters. protoactor's log throttle holds a
+		// goroutine for one interval after each burst; keep it short so
+		// that Close leaves nothing running for long.
+		actor.WithDeadLetterThrottleInterval(time.Millisecond),
+	)
 	e.env = core.NewEnv(ctx, e.system.Root, cfg.ttl, cfg.loadTimeout, cfg.logger)
-	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules)
 	e.dir = core.NewDirectory()
+	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
+	if cfg.fill != nil { // checkFill made sure there is a client
+		e.filler = e.newFiller()
+		e.env.Filler = e.filler
+	}
+	if cfg.maxSlots > 0 {
+		e.env.Bound = core.NewBound(cfg.maxSlots, e.dir)
+	}
 	e.router = e.system.Root.Spawn(actors.RouterProps(e.env, e.dir))
 	if e.client != nil {
 		e.bridge = bridge.Start(bridge.Config{
@@ -130,7 +147,10 @@ func (e *Engine) hit(slotID string) (any, bool) {
 		return nil, false
 	}
 	if late && ent.RequestRefresh() {
-		e.env.Root.Send(h.PID, messages.RefreshRequest)
+		e.notify(h, messages.RefreshRequest)
+	}
+	if b := e.env.Bound; b != nil {
+		h.Touch(b.Age())
 	}
 	e.env.Stats.Hits.Inc()
 	return ent.Value, true
@@ -146,13 +166,20 @@ func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) 
 		return nil, err
 	}
 	e.env.Stats.Misses.Add(1)
+	reply := make(chan messages.Result, 1)
+	get := &messages.Get{Load: load, Reply: reply}
 	for {
-		h, err := e.handle(ctx, slotID)
-		if err != nil {
-			return nil, err
+		// Straight to the slot's actor if it has one; through the router,
+		// which spawns one, if not. A request sent straight to an actor that
+		// then passivates is lost with it: its end closes done and the
+		// request goes round again. The router never loses one.
+		var done <-chan struct{}
+		if act := e.active(slotID); act != nil {
+			e.env.Root.Send(act.PID, get)
+			done = act.Done()
+		} else {
+			e.env.Root.Send(e.router, &messages.Route{ID: slotID, Msg: get})
 		}
-		reply := make(chan messages.Result, 1)
-		e.env.Root.Send(h.PID, &messages.Get{Load: load, Reply: reply})
 		select {
 		case r := <-reply:
 			return r.Value, r.Err
@@ -160,10 +187,8 @@ func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) 
 			return nil, ctx.Err()
 		case <-e.env.Ctx.Done():
 			return nil, ErrClosed
-		case <-h.Done():
-			// The slot stopped before answering; a live one is spawned on
-			// the next round. Take an answer that raced the stop first.
-			select {
+		case <-done:
+			select { // an answer that raced the end wins
 			case r := <-reply:
 				return r.Value, r.Err
 			default:
@@ -172,22 +197,20 @@ func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) 
 	}
 }
 
-// handle returns the live handle of slotID, asking the router to spawn the
-// slot on first touch.
-func (e *Engine) handle(ctx context.Context, slotID string) (*core.Handle, error) {
-	if h, ok := e.dir.Load(slotID); ok && !h.Stopped() {
-		return h, nil
+// active returns the live actor of slotID, if it has one.
+func (e *Engine) active(slotID string) *core.Activation {
+	if h, ok := e.dir.Load(slotID); ok {
+		return h.Active()
 	}
-	reply := make(chan *core.Handle, 1)
-	e.env.Root.Send(e.router, &messages.EnsureSlot{ID: slotID, Reply: reply})
-	select {
-	case h := <-reply:
-		return h, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-e.env.Ctx.Done():
-		return nil, ErrClosed
-	}
+	return nil
+}
+
+// notify sends msg to h's actor through the router. Nobody waits for these
+// messages (refresh requests, invalidations), so nobody would notice one
+// lost to a passivation; the router never loses one. They are rare: one
+// per refresh, one per invalidation.
+func (e *Engine) notify(h *core.Handle, msg any) {
+	e.env.Root.Send(e.router, &messages.Route{ID: h.ID, Msg: msg})
 }
 
 // Invalidate drops slotID here, at once and before any load in flight can
@@ -238,7 +261,11 @@ func (e *Engine) broadcast(ctx context.Context, slotID string) error {
 func (e *Engine) invalidateLocal(slotID string) {
 	if h, ok := e.dir.Load(slotID); ok {
 		h.Invalidate()
-		e.env.Root.Send(h.PID, &messages.Invalidate{})
+		// The actor frees the entry and applies the slot's behaviour; a slot
+		// with nothing cached has nothing to free.
+		if h.Active() != nil || h.Entry() != nil {
+			e.notify(h, &messages.Invalidate{})
+		}
 	}
 }
 
@@ -302,3 +329,11 @@ type remote Engine
 func (r *remote) Invalidate(slotID string) { (*Engine)(r).invalidateLocal(slotID) }
 func (r *remote) InvalidateAll()           { (*Engine)(r).flushLocal() }
 func (r *remote) Resync()                  { (*Engine)(r).flushLocal() }
+
+// Filled wakes the local followers of slotID: another instance committed
+// it to the shared tier, or gave up filling it.
+func (r *remote) Filled(slotID string) {
+	if r.filler != nil {
+		r.filler.Filled(slotID)
+	}
+}

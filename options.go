@@ -40,8 +40,10 @@ type config struct {
 	publishTimeout  time.Duration
 	heartbeat       time.Duration
 	maxMessageBytes int
+	maxSlots        int
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
+	fill            *FillPolicy // nil: no fill coordination (WithFill)
 }
 
 func defaultConfig() config {
@@ -215,6 +217,22 @@ func WithPrefixBehaviour(prefix string, b Behaviour) Option {
 			return fmt.Errorf("slotcache: WithPrefixBehaviour(%q): %w", prefix, err)
 		}
 		c.rules = append(c.rules, prefixBehaviour{prefix: prefix, b: b})
+		return nil
+	}
+}
+
+// WithMaxSlots bounds the number of cached slots to n (default: unbounded).
+// When the cache is full, a newly loaded value must be at least as
+// frequently requested as the least requested of a sample of cached slots
+// to take its place (TinyLFU-style admission: one-hit wonders and scans do
+// not flush hot slots); otherwise it is returned to its callers but not
+// cached. Evictions are counted in Stats by reason.
+func WithMaxSlots(n int) Option {
+	return func(c *config) error {
+		c.maxSlots = n
+		if n <= 0 {
+			return fmt.Errorf("slotcache: WithMaxSlots must be positive, got %d", n)
+		}
 		return nil
 	}
 }

@@ -40,25 +40,84 @@ type Stats struct {
 	Subscriptions uint64
 	// HeartbeatMisses counts subscriptions found dead by the heartbeat.
 	HeartbeatMisses uint64
+	// Slots is the number of slots holding an entry right now, including
+	// expired or invalidated ones whose memory is not yet reclaimed; with
+	// WithMaxSlots it never exceeds the limit.
+	Slots uint64
+	// EvictedSize counts entries evicted to stay within WithMaxSlots.
+	EvictedSize uint64
+	// EvictedExpired counts expired entries whose memory was reclaimed.
+	EvictedExpired uint64
+	// EvictedInvalidated counts invalidated entries whose memory was
+	// reclaimed.
+	EvictedInvalidated uint64
+	// Rejected counts loaded values not cached because the cache was full
+	// of more frequently requested slots.
+	Rejected uint64
+	// Passivations counts slot actors stopped because they had nothing to
+	// do; the next miss on the slot starts a new one.
+	Passivations uint64
 	// SlotRestarts counts slot actors restarted by their supervisor.
 	SlotRestarts uint64
+
+	// Fill coordination (WithFill); all zero without it. Every coordinated
+	// load ends in exactly one of the outcomes FillSharedHits through
+	// FillCancelled.
+
+	// FillSharedHits counts loads served from the shared tier.
+	FillSharedHits uint64
+	// FillLeaderLoads counts loads this instance ran holding the slot's
+	// lock (successful or not; the log tells).
+	FillLeaderLoads uint64
+	// FillFollowerWoken counts loads served by another instance's fill,
+	// found right after its commit notice woke this one.
+	FillFollowerWoken uint64
+	// FillFollowerPolled counts loads served by another instance's fill,
+	// found by polling (the notice was lost, or came between two polls).
+	FillFollowerPolled uint64
+	// FillFollowerTimeouts counts followers that waited FillPolicy.Wait in
+	// vain and loaded locally.
+	FillFollowerTimeouts uint64
+	// FillDegraded counts loads that met a Redis error and loaded locally.
+	FillDegraded uint64
+	// FillStaleCommitsRejected counts leader loads whose commit was
+	// refused because the lease expired or the slot was invalidated
+	// meanwhile; their value answered their waiters only.
+	FillStaleCommitsRejected uint64
+	// FillCancelled counts followers whose load context ended (Close, or
+	// the load timeout) before the value came.
+	FillCancelled uint64
+	// FillUncodable counts loaded values the codec could not encode:
+	// served and cached here, not shared. Not an outcome of its own (they
+	// are leader loads).
+	FillUncodable uint64
+	// FillWaiting is the number of followers waiting right now (a gauge).
+	FillWaiting uint64
+	// FillNotices counts fill notices received from other instances.
+	FillNotices uint64
 }
 
 // Stats returns a snapshot of the engine's counters.
 func (e *Engine) Stats() Stats {
 	s := &e.env.Stats
 	st := Stats{
-		Hits:          s.Hits.Load(),
-		Misses:        s.Misses.Load(),
-		Loads:         s.Loads.Load(),
-		Coalesced:     s.Coalesced.Load(),
-		Refreshes:     s.Refreshes.Load(),
-		Uncached:      s.Uncached.Load(),
-		LoadErrors:    s.LoadErrors.Load(),
-		LoaderPanics:  s.LoaderPanics.Load(),
-		LoadTimeouts:  s.LoadTimeouts.Load(),
-		Invalidations: s.Invalidations.Load(),
-		SlotRestarts:  s.SlotRestarts.Load(),
+		Hits:               s.Hits.Load(),
+		Misses:             s.Misses.Load(),
+		Loads:              s.Loads.Load(),
+		Coalesced:          s.Coalesced.Load(),
+		Refreshes:          s.Refreshes.Load(),
+		Uncached:           s.Uncached.Load(),
+		LoadErrors:         s.LoadErrors.Load(),
+		LoaderPanics:       s.LoaderPanics.Load(),
+		LoadTimeouts:       s.LoadTimeouts.Load(),
+		Invalidations:      s.Invalidations.Load(),
+		SlotRestarts:       s.SlotRestarts.Load(),
+		Slots:              uint64(max(0, e.env.Cached())),
+		EvictedSize:        s.EvictedSize.Load(),
+		EvictedExpired:     s.EvictedExpired.Load(),
+		EvictedInvalidated: s.EvictedInvalidated.Load(),
+		Rejected:           s.Rejected.Load(),
+		Passivations:       s.Passivations.Load(),
 	}
 	if e.bridge != nil {
 		b := e.bridge.Stats()
@@ -68,5 +127,6 @@ func (e *Engine) Stats() Stats {
 		st.Subscriptions = b.Subscriptions
 		st.HeartbeatMisses = b.HeartbeatMisses
 	}
+	e.fillStats(&st)
 	return st
 }

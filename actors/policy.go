@@ -6,6 +6,13 @@ import (
 	"github.com/slotcache/slotcache/internal/core"
 )
 
+// Guard wraps a slot policy, which is user code, so that a panic in it
+// cannot take the slot down; see guarded. Wrap each policy once and share
+// the result among its slots.
+func Guard(p core.Policy, logger *slog.Logger) core.Policy {
+	return guarded{policy: p, logger: logger}
+}
+
 // guarded runs a slot's policy, which is user code, so that a panic in it
 // cannot take the slot down between a load's end and its waiters' answer:
 // a panicking hook is logged and the default decision is taken instead.

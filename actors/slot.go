@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
@@ -32,20 +31,24 @@ func (f *flight) end() {
 // handle's entry; it serialises loads so that concurrent misses share one
 // loader call; it never blocks in Receive.
 //
-// A new slot struct is produced on every restart; everything that must
-// survive a restart lives in the handle.
+// A slot actor lives only while it has work: once it has no load in
+// flight it tells the router, which stops it (passivation); the entry stays
+// in the handle and the next miss starts a new actor. A new slot struct is
+// produced on every restart; everything that must survive a restart or a
+// passivation lives in the handle.
 type slot struct {
-	env     *core.Env
-	h       *core.Handle
-	flights map[uint64]*flight // usually 0 or 1; more only across invalidations
-	current *flight            // the flight new waiters join, if still current
-	expiry  *time.Timer
+	env      *core.Env
+	h        *core.Handle
+	act      *core.Activation
+	flights  map[uint64]*flight // usually 0 or 1; more only across invalidations
+	current  *flight            // the flight new waiters join, if still current
+	idleSent bool               // the router was told this actor is idle
 }
 
-// slotProps returns the props of the actor owning h.
-func slotProps(env *core.Env, h *core.Handle) *actor.Props {
+// slotProps returns the props of actor activation act of handle h.
+func slotProps(env *core.Env, h *core.Handle, act *core.Activation) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &slot{env: env, h: h, flights: make(map[uint64]*flight, 1)}
+		return &slot{env: env, h: h, act: act, flights: make(map[uint64]*flight, 1)}
 	})
 }
 
@@ -58,8 +61,15 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.loadDone(ctx, m)
 	case *messages.LoadTimedOut:
 		s.loadTimedOut(m)
-	case *messages.Expire:
-		s.h.Drop(m.Entry)
+	case *messages.Passivate:
+		if len(s.flights) == 0 {
+			s.env.Stats.Passivations.Add(1)
+			ctx.Stop(ctx.Self())
+			return
+		}
+		s.idleSent = false
+		ctx.Send(ctx.Parent(), &messages.Busy{Activation: s.act})
+		return
 	case *messages.Refresh:
 		if _, late := s.env.Lookup(s.h); late {
 			s.reload(ctx)
@@ -69,19 +79,33 @@ func (s *slot) Receive(ctx actor.Context) {
 		if s.h.Policy.Invalidated(s.h.ID) {
 			s.reload(ctx)
 		}
-	case *actor.Started:
-		s.armExpiry(ctx, s.env.Fresh(s.h))
 	case *actor.Restarting:
 		s.env.Stats.SlotRestarts.Add(1)
-		s.stopTimer()
 		s.requeueWaiters(ctx)
+		return
 	case *actor.Stopping:
-		s.stopTimer()
 		for _, f := range s.flights {
 			f.end()
 		}
+		return
 	case *actor.Stopped:
-		s.h.MarkDone()
+		s.act.MarkDone()
+		return
+	default:
+		return
+	}
+	s.passivateIfIdle(ctx)
+}
+
+// passivateIfIdle tells the router once that this actor has no load in
+// flight, so that it can be stopped: an idle actor costs memory for
+// nothing. Whatever arrives meanwhile is handled normally; if the router
+// stops the actor with requests still queued, their callers see the
+// activation end and route them again.
+func (s *slot) passivateIfIdle(ctx actor.Context) {
+	if len(s.flights) == 0 && !s.idleSent {
+		s.idleSent = true
+		ctx.Send(ctx.Parent(), &messages.Idle{Activation: s.act, Loads: s.act.Loads.Load()})
 	}
 }
 
@@ -93,6 +117,9 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 			s.reload(ctx)
 		}
 		return
+	}
+	if b := s.env.Bound; b != nil {
+		b.Missed(s.h)
 	}
 	f, joined := s.flight(ctx)
 	if joined {
@@ -136,6 +163,8 @@ func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64)
 	})
 	s.flights[f.id] = f
 	s.current = f
+	s.idleSent = false
+	s.act.Loads.Add(1)
 	s.env.Stats.Loads.Add(1)
 	s.env.LoaderStarted()
 	go runLoader(lctx, s.env, self, f.id, s.h.ID, load)
@@ -175,14 +204,7 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 			t.TTL = m.TTL
 		}
 		t = s.h.Policy.Loaded(s.h.ID, m.Value, t)
-		e := core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
-		if e == nil {
-			s.env.Stats.Uncached.Add(1)
-			s.h.Drop(s.h.Entry())
-		} else {
-			s.h.Publish(e)
-		}
-		s.armExpiry(ctx, e)
+		s.cache(core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t))
 	}
 	// Waiters asked before any invalidation that overtook the load, so the
 	// value answers them even when it is not cached.
@@ -207,6 +229,24 @@ func (s *slot) loadTimedOut(m *messages.LoadTimedOut) {
 	answer(f, messages.Result{Err: err})
 }
 
+// cache publishes e, or drops the current entry when e is nil (the
+// behaviour chose not to cache). A slot that had no entry must first be
+// admitted within the engine's slot limit, if it has one.
+func (s *slot) cache(e *core.Entry) {
+	old := s.h.Entry()
+	switch {
+	case e == nil:
+		s.env.Stats.Uncached.Add(1)
+		s.env.Drop(s.h, old, core.ReasonExpired)
+	case old == nil && s.env.Bound != nil:
+		if s.env.Reserve(s.h) {
+			s.env.Publish(s.h, e, true)
+		}
+	default:
+		s.env.Publish(s.h, e, false)
+	}
+}
+
 // failed lets the policy decide whether the last value may still be served
 // after a load of flight f failed with err. If it may, a later hit can ask
 // for another reload; if not, the value is served at most until its
@@ -221,34 +261,14 @@ func (s *slot) failed(f *flight, err error) {
 		return
 	}
 	if e.StaleUntil > e.Deadline {
-		s.h.Publish(&core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline})
+		s.env.Publish(s.h, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline}, false)
 	}
 }
 
 // dropStale frees the entry if an invalidation made it unservable.
 func (s *slot) dropStale() {
 	if e := s.h.Entry(); e != nil && s.env.Fresh(s.h) == nil {
-		s.h.Drop(e)
-		s.stopTimer()
-	}
-}
-
-// armExpiry schedules the entry's removal at its deadline. The timer only
-// frees memory; readers check deadlines themselves.
-func (s *slot) armExpiry(ctx actor.Context, e *core.Entry) {
-	s.stopTimer()
-	if e == nil {
-		return
-	}
-	root, self := s.env.Root, ctx.Self()
-	d := time.Duration(e.StaleUntil - s.env.Clock.Now())
-	s.expiry = time.AfterFunc(d, func() { root.Send(self, &messages.Expire{Entry: e}) })
-}
-
-func (s *slot) stopTimer() {
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
+		s.env.Drop(s.h, e, core.ReasonInvalidated)
 	}
 }
 

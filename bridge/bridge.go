@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Handler receives what the bridge hears. Invalidate and InvalidateAll are
-// called from the bridge's one receiving goroutine; Resync also comes from
+// Handler receives what the bridge hears. Invalidate, InvalidateAll and
+// Filled are called from the bridge's one receiving goroutine; Resync also comes from
 // its heartbeat watcher, possibly concurrently. All must return quickly: a
 // slow subscriber is disconnected by Redis.
 type Handler interface {
@@ -23,6 +23,10 @@ type Handler interface {
 	// Resync drops every slot because messages may have been lost: the
 	// subscription was (re)established or found dead.
 	Resync()
+	// Filled tells that another instance committed slotID to the shared
+	// fill tier, or gave up filling it, so that followers waiting for it
+	// look again now (see WithFill).
+	Filled(slotID string)
 }
 
 // Config configures a Bridge. Every field but Logger is required.

@@ -43,6 +43,7 @@ func newRecorder() *recorder { return &recorder{events: make(chan string, 4096)}
 func (r *recorder) Invalidate(slotID string) { r.events <- "inv:" + slotID }
 func (r *recorder) InvalidateAll()           { r.events <- "all" }
 func (r *recorder) Resync()                  { r.events <- "resync" }
+func (r *recorder) Filled(slotID string)     { r.events <- "filled:" + slotID }
 
 // next returns the next recorded call, failing the test if none comes.
 func (r *recorder) next(t *testing.T) string {
@@ -396,6 +397,7 @@ type funcHandler struct{ resync func() }
 func (h *funcHandler) Invalidate(string) {}
 func (h *funcHandler) InvalidateAll()    {}
 func (h *funcHandler) Resync()           { h.resync() }
+func (h *funcHandler) Filled(string)     {}
 
 // TestHeartbeatDetectsHalfOpen freezes the bridge's connections in a proxy:
 // the sockets stay open and nothing errors, so only the missing heartbeat

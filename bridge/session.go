@@ -67,13 +67,16 @@ func (b *Bridge) subscribed() {
 
 // apply handles one message from the invalidation channel in O(1).
 func (b *Bridge) apply(payload string) {
-	slotID, origin, err := Decode(payload, b.cfg.MaxMessageBytes)
-	switch {
+	n, err := DecodeNotice(payload, b.cfg.MaxMessageBytes)
+	switch slotID := n.SlotID; {
 	case err != nil:
 		b.stats.malformed.Add(1)
 		b.cfg.Logger.Debug("slotcache: ignored message", "channel", b.cfg.Channel, "err", err)
-	case origin == b.cfg.Origin:
+	case n.Origin == b.cfg.Origin:
 		b.stats.echoes.Add(1)
+	case slotID == "":
+		b.stats.filled.Add(1)
+		b.cfg.Handler.Filled(n.Filled)
 	case slotID == All:
 		b.stats.applied.Add(1)
 		b.cfg.Handler.InvalidateAll()

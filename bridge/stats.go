@@ -6,6 +6,9 @@ import "sync/atomic"
 type Stats struct {
 	// Applied counts invalidations from other instances that were applied.
 	Applied uint64
+	// Filled counts fill notices from other instances passed to the
+	// handler.
+	Filled uint64
 	// Echoes counts this instance's own messages, skipped.
 	Echoes uint64
 	// Malformed counts ignored messages: bad JSON, wrong types, missing
@@ -22,7 +25,7 @@ type Stats struct {
 }
 
 type counters struct {
-	applied, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
+	applied, filled, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
 }
 
 // Stats returns the bridge's counters.
@@ -30,6 +33,7 @@ func (b *Bridge) Stats() Stats {
 	c := &b.stats
 	return Stats{
 		Applied:         c.applied.Load(),
+		Filled:          c.filled.Load(),
 		Echoes:          c.echoes.Load(),
 		Malformed:       c.malformed.Load(),
 		PublishErrors:   c.publishErrors.Load(),
@@ -41,7 +45,7 @@ func (b *Bridge) Stats() Stats {
 // ResetStats zeroes the counters.
 func (b *Bridge) ResetStats() {
 	c := &b.stats
-	for _, v := range []*atomic.Uint64{&c.applied, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
+	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
 		v.Store(0)
 	}
 }

@@ -16,6 +16,15 @@ type message struct {
 	Origin string `json:"_origin"`
 }
 
+// filledMessage is a fill notice: {"filled":"<id>","_origin":"<id>"}. It has
+// no slotId on purpose: the seed's Node module deletes parsed.slotId for any
+// message with a string slotId and ignores the rest, so a notice never
+// invalidates anything there.
+type filledMessage struct {
+	Filled string `json:"filled"`
+	Origin string `json:"_origin"`
+}
+
 // Encode returns the wire form of an invalidation of slotID by origin: the
 // bytes of the seed's JSON.stringify({ slotId, _origin }), which leaves <, >
 // and & unescaped (Go's default encoder would escape them).
@@ -27,39 +36,85 @@ func Encode(slotID, origin string) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
+// EncodeFilled returns the wire form of a fill notice: origin committed
+// slotID to the shared tier (or gave up its fill), so that the other
+// instances' followers look again now instead of at their next poll.
+func EncodeFilled(slotID, origin string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(filledMessage{Filled: slotID, Origin: origin}) // strings always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
 // ErrMalformed is wrapped by every Decode error.
 var ErrMalformed = errors.New("malformed invalidation message")
 
-// Decode parses a channel message strictly: it must be one JSON object of at
-// most maxBytes with a non-empty string slotId and, if present, a string
-// _origin. A missing _origin decodes as "" (a foreign origin). Unknown
-// fields are allowed so that other implementations can add their own. Keys
-// match case-sensitively, as the seed's parsed.slotId does (encoding/json
-// alone would take "SlotID" for "slotId").
+// Notice is one decoded channel message: an invalidation of SlotID, or,
+// when SlotID is empty, a fill notice for Filled.
+type Notice struct {
+	SlotID string
+	Filled string
+	Origin string
+}
+
+// Decode parses an invalidation: a channel message that DecodeNotice
+// accepts and that has a slotId. A fill notice is malformed here.
 func Decode(payload string, maxBytes int) (slotID, origin string, err error) {
+	n, err := DecodeNotice(payload, maxBytes)
+	if err == nil && n.SlotID == "" {
+		err = fmt.Errorf("%w: no slotId", ErrMalformed)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return n.SlotID, n.Origin, nil
+}
+
+// DecodeNotice parses a channel message strictly: it must be one JSON
+// object of at most maxBytes with a non-empty string slotId (an
+// invalidation) or, failing that, a non-empty string filled (a fill notice),
+// and, if present, a string _origin. A message with both is an
+// invalidation, as the seed's module would take it. A missing _origin
+// decodes as "" (a foreign origin). Unknown fields are allowed so that
+// other implementations can add their own. Keys match case-sensitively, as
+// the seed's parsed.slotId does (encoding/json alone would take "SlotID"
+// for "slotId").
+func DecodeNotice(payload string, maxBytes int) (Notice, error) {
 	if len(payload) > maxBytes {
-		return "", "", fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(payload), maxBytes)
+		return Notice{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(payload), maxBytes)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
-		return "", "", fmt.Errorf("%w: %w", ErrMalformed, err)
+		return Notice{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	var slot, orig *string
-	if raw, ok := fields["slotId"]; ok {
-		if err := json.Unmarshal(raw, &slot); err != nil {
-			return "", "", fmt.Errorf("%w: slotId: %w", ErrMalformed, err)
+	field := func(name string) (string, error) {
+		var v *string
+		if raw, ok := fields[name]; ok {
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return "", fmt.Errorf("%w: %s: %w", ErrMalformed, name, err)
+			}
+		}
+		if v == nil {
+			return "", nil
+		}
+		return *v, nil
+	}
+	var n Notice
+	var err error
+	if n.SlotID, err = field("slotId"); err != nil {
+		return Notice{}, err
+	}
+	if n.SlotID == "" {
+		if n.Filled, err = field("filled"); err != nil {
+			return Notice{}, err
+		}
+		if n.Filled == "" {
+			return Notice{}, fmt.Errorf("%w: no slotId or filled", ErrMalformed)
 		}
 	}
-	if slot == nil || *slot == "" {
-		return "", "", fmt.Errorf("%w: no slotId", ErrMalformed)
+	if n.Origin, err = field("_origin"); err != nil {
+		return Notice{}, err
 	}
-	if raw, ok := fields["_origin"]; ok {
-		if err := json.Unmarshal(raw, &orig); err != nil {
-			return "", "", fmt.Errorf("%w: _origin: %w", ErrMalformed, err)
-		}
-	}
-	if orig != nil {
-		origin = *orig
-	}
-	return *slot, origin, nil
+	return n, nil
 }

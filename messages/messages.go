@@ -46,12 +46,6 @@ type LoadTimedOut struct {
 	Cause  error
 }
 
-// Expire asks a slot to drop Entry if it is still the published one. It
-// only frees memory: readers already see an expired entry as absent.
-type Expire struct {
-	Entry *core.Entry
-}
-
 // Invalidate tells a slot that its generation was bumped, so it can free
 // its entry and stop its expiry timer. Correctness does not depend on it.
 type Invalidate struct{}
@@ -60,12 +54,36 @@ type Invalidate struct{}
 // bumped. Like Invalidate it only frees memory.
 type InvalidateAll struct{}
 
-// EnsureSlot asks the router for the handle of slot ID, spawning its actor
-// if needed. Reply must have room for one value.
-type EnsureSlot struct {
-	ID    string
-	Reply chan<- *core.Handle
+// Route asks the router to deliver Msg to the actor of slot ID, spawning
+// one (and creating the slot, for a Get) if it has none. Messages the router
+// delivers are never lost to a passivation: it spawns the next actor of a
+// slot only once the previous one has stopped.
+type Route struct {
+	ID  string
+	Msg any
 }
+
+// Idle tells the router that the actor of Activation has nothing left to
+// do, so the router may stop it (passivation).
+type Idle struct {
+	Activation *core.Activation
+	Loads      uint64 // Activation.Loads when the actor became idle
+}
+
+// Passivate asks an idle slot actor to stop. It comes from the router, in
+// order with the requests the router forwarded, so a slot that got work
+// meanwhile sees that work first and refuses with Busy.
+type Passivate struct{}
+
+// Busy tells the router that the actor of Activation refused to passivate
+// because it has work; the router resumes routing to it.
+type Busy struct {
+	Activation *core.Activation
+}
+
+// Sweep asks the router to free a share of the expired and invalidated
+// entries that no actor is watching.
+type Sweep struct{}
 
 // Refresh asks a slot to reload in the background because a hit found its
 // entry past the refresh point or stale. The first hit to notice sends it,

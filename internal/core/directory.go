@@ -136,3 +136,25 @@ func (d *Directory) grow(old *dirTable) {
 	}
 	d.table.Store(t)
 }
+
+// Walk visits handles bucket by bucket starting at bucket start (modulo the
+// table size), for at most buckets buckets or until visit returns false, and
+// returns the bucket after the last one visited. Readers may walk
+// concurrently with the writer; the sweeper and the evictor use it to go
+// round the directory a piece at a time.
+func (d *Directory) Walk(start uint64, buckets int, visit func(*Handle) bool) (next uint64) {
+	t := d.table.Load()
+	i := start
+	for range min(buckets, len(t.buckets)) {
+		for n := t.buckets[i&t.mask].Load(); n != nil; n = n.next {
+			if !visit(n.h) {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// Buckets returns the current number of buckets.
+func (d *Directory) Buckets() int { return len(d.table.Load().buckets) }

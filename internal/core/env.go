@@ -28,12 +28,16 @@ type Env struct {
 	Logger *slog.Logger
 	// Stats are the engine's counters.
 	Stats Stats
+	// Bound keeps the number of cached slots within a limit; nil when
+	// unbounded.
+	Bound *Bound
 	// Filler coordinates loads across instances; nil without WithFill.
 	Filler Filler
 	// PolicyFor returns the behaviour of a slot; the router asks it once
 	// per slot actor it spawns.
 	PolicyFor func(slotID string) Policy
 
+	cached  atomic.Int64 // slots with an entry, servable or not yet swept
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
 	loaders sync.WaitGroup
@@ -114,3 +118,36 @@ func (env *Env) WaitLoaders(grace time.Duration) {
 		env.Logger.Warn("slotcache: loaders still running after Close", "grace", grace)
 	}
 }
+
+// Cached is the number of slots holding an entry, including stale ones not
+// yet swept.
+func (env *Env) Cached() int64 { return env.cached.Load() }
+
+// Publish makes e the entry of h, counting a slot that had none unless its
+// place was reserved with Reserve.
+func (env *Env) Publish(h *Handle, e *Entry, reserved bool) {
+	if h.Publish(e) && !reserved {
+		env.cached.Add(1)
+	}
+}
+
+// Drop removes e from h if it is still its entry, counting the eviction
+// under reason, and reports whether it did.
+func (env *Env) Drop(h *Handle, e *Entry, reason int) bool {
+	if !h.Drop(e) {
+		return false
+	}
+	env.cached.Add(-1)
+	switch reason {
+	case ReasonSize:
+		env.Stats.EvictedSize.Add(1)
+	case ReasonExpired:
+		env.Stats.EvictedExpired.Add(1)
+	case ReasonInvalidated:
+		env.Stats.EvictedInvalidated.Add(1)
+	}
+	return true
+}
+
+// Unreserve gives back a reservation that was not used.
+func (env *Env) Unreserve() { env.cached.Add(-1) }

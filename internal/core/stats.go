@@ -17,6 +17,12 @@ type Stats struct {
 	LoadTimeouts  atomic.Uint64
 	Invalidations atomic.Uint64
 	SlotRestarts  atomic.Uint64
+	Rejected      atomic.Uint64
+	Passivations  atomic.Uint64
+
+	EvictedSize        atomic.Uint64
+	EvictedExpired     atomic.Uint64
+	EvictedInvalidated atomic.Uint64
 }
 
 // Reset zeroes every counter.
@@ -24,7 +30,8 @@ func (s *Stats) Reset() {
 	s.Hits.Reset()
 	for _, c := range []*atomic.Uint64{
 		&s.Misses, &s.Loads, &s.Coalesced, &s.Refreshes, &s.Uncached, &s.LoadErrors, &s.LoaderPanics, &s.LoadTimeouts,
-		&s.Invalidations, &s.SlotRestarts,
+		&s.Invalidations, &s.SlotRestarts, &s.Rejected, &s.Passivations,
+		&s.EvictedSize, &s.EvictedExpired, &s.EvictedInvalidated,
 	} {
 		c.Store(0)
 	}

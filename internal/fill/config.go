@@ -1,0 +1,45 @@
+package fill
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Codec turns values into bytes for the shared tier and back. slotID lets
+// one codec pick a concrete type per kind of slot. nil values and byte
+// slices never reach it (see envelope.go).
+type Codec interface {
+	Marshal(slotID string, v any) ([]byte, error)
+	Unmarshal(slotID string, data []byte) (any, error)
+}
+
+// Config configures a Coordinator. The root package validates the
+// durations (WithFill) before it builds one.
+type Config struct {
+	// Client reaches the shared tier.
+	Client redis.UniversalClient
+	// Prefix starts every key; it must not contain '{' or '}'.
+	Prefix string
+	// Lease is the lock's lifetime; Wait bounds how long a follower waits;
+	// PollMin and PollMax bound a follower's backoff between two checks.
+	Lease, Wait, PollMin, PollMax time.Duration
+	// OpTimeout bounds each Redis call; past it the miss degrades.
+	OpTimeout time.Duration
+	// Codec encodes values for the shared tier.
+	Codec Codec
+	// Channel receives a notice whenever a fill ends (commit or release),
+	// in the same script; "" publishes nothing.
+	Channel string
+	// Notice returns the payload of the notice for slotID.
+	Notice func(slotID string) []byte
+	// TTL returns how long a value just loaded lives in the shared tier;
+	// zero or less means not at all. Nil means DefaultTTL.
+	TTL func(slotID string, v any) time.Duration
+	// Logger receives one record per coordinated miss.
+	Logger *slog.Logger
+}
+
+// DefaultTTL is the shared lifetime when Config.TTL is nil.
+const DefaultTTL = time.Minute

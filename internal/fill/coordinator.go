@@ -1,0 +1,290 @@
+package fill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NoCache is the TTL Load returns with a value that must answer the waiters
+// of this load but must not be cached: the value of a leader whose commit
+// was rejected, which an invalidation or a newer leader has overtaken. The
+// Filler contract has no "do not cache" result, and a positive TTL is the
+// local TTL, so the shortest one stands for it: the entry is expired by the
+// time anyone reads it, and the next Get reads the shared tier again.
+const NoCache = time.Nanosecond
+
+// errCooling is the cause of misses degraded while the breaker is open.
+var errCooling = errors.New("shared tier skipped: Redis failed moments ago")
+
+// Coordinator implements core.Filler on a Redis shared tier. It is safe for
+// concurrent use.
+type Coordinator struct {
+	cfg     Config
+	leaseMs int64
+	ns      atomic.Value // string: the namespace seen last, "" before the first look
+	wake    wakeups
+	brk     breaker
+	stats   counters
+}
+
+// New returns a coordinator. It does not touch Redis.
+func New(cfg Config) *Coordinator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.TTL == nil {
+		cfg.TTL = func(string, any) time.Duration { return DefaultTTL }
+	}
+	c := &Coordinator{cfg: cfg, leaseMs: max(cfg.Lease.Milliseconds(), 1)}
+	c.ns.Store("")
+	return c
+}
+
+// Load returns slotID's value: from the shared tier, or loaded by this
+// instance as leader, or filled by another instance while this one
+// followed, or loaded locally when the wait ran out or Redis failed. ttl is
+// the local TTL (the shared copy's remaining lifetime), zero for the
+// engine's. A panic in load propagates after the lock is released.
+func (c *Coordinator) Load(ctx context.Context, slotID string, load func(context.Context, string) (any, error)) (v any, ttl time.Duration, err error) {
+	m := &miss{c: c, slot: slotID, start: time.Now()}
+	returned := false
+	defer func() { m.finish(!returned) }()
+	v, ttl, err = m.run(ctx, load)
+	returned = true
+	return v, ttl, err
+}
+
+// Filled wakes this instance's followers of slotID: another instance
+// committed it, or gave up its lock.
+func (c *Coordinator) Filled(slotID string) { c.wake.fire(slotID) }
+
+// Drop deletes the shared copy and lock of slotID in the current
+// namespace, or, for "*", retires the namespace: every key in it becomes
+// unreachable at once, whatever their number and on every Cluster node.
+func (c *Coordinator) Drop(ctx context.Context, slotID string) error {
+	if slotID == "*" {
+		ns := namespaceToken()
+		_, err := do(c, ctx, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, c.cfg.Client.Set(ctx, c.genKey(), ns, 0).Err()
+		})
+		if err != nil {
+			return err
+		}
+		c.ns.Store(ns)
+		return nil
+	}
+	// The namespace is read fresh, not guessed: deleting in a namespace that
+	// is no longer current would leave the current copy, and a leader's
+	// lock in it, alive.
+	_, err := do(c, ctx, func(ctx context.Context) (struct{}, error) {
+		ns, err := c.cfg.Client.Get(ctx, c.genKey()).Result()
+		if errors.Is(err, redis.Nil) {
+			return struct{}{}, nil // no namespace yet: nothing is shared
+		}
+		if err != nil {
+			return struct{}{}, err
+		}
+		k := c.keysFor(ns, slotID)
+		return struct{}{}, c.cfg.Client.Del(ctx, k.data, k.lock).Err()
+	})
+	// Local followers of the slot may now take the lock at once.
+	c.wake.fire(slotID)
+	return err
+}
+
+// Close wakes every follower; their loads end with their contexts, which
+// the engine cancels at Close. It does not close the client.
+func (c *Coordinator) Close() { c.wake.close() }
+
+func (c *Coordinator) notice(slotID string) []byte {
+	if c.cfg.Channel == "" || c.cfg.Notice == nil {
+		return nil
+	}
+	return c.cfg.Notice(slotID)
+}
+
+// run is one coordinated miss.
+func (m *miss) run(ctx context.Context, load func(context.Context, string) (any, error)) (any, time.Duration, error) {
+	c := m.c
+	if c.brk.open() {
+		return m.local(ctx, load, Degraded, errCooling)
+	}
+	w := newWatcher(&c.wake, m.slot)
+	defer w.stop()
+	token := leaseToken()
+	m.attempts++
+	k, f, err := c.first(ctx, m.slot, token)
+	if err != nil {
+		return m.redisFailed(ctx, load, err)
+	}
+	switch f.state {
+	case stateHit:
+		m.set(SharedHit, nil)
+		return m.hit(ctx, load, f)
+	case stateLeader:
+		return m.lead(ctx, k, token, load)
+	default:
+		return m.follow(ctx, k, token, load, w)
+	}
+}
+
+// hit decodes a value found in the shared tier. A value this instance
+// cannot decode (another version's codec, say) is loaded locally instead.
+func (m *miss) hit(ctx context.Context, load func(context.Context, string) (any, error), f found) (any, time.Duration, error) {
+	v, err := decode(m.c.cfg.Codec, m.slot, f.data)
+	if err != nil {
+		return m.local(ctx, load, Degraded, fmt.Errorf("decode shared value: %w", err))
+	}
+	return v, f.ttl, nil
+}
+
+// lead loads as the lock holder and commits. The lock is released on every
+// path that does not commit: loader error, panic, Goexit, a value that is
+// not to be shared or does not encode.
+func (m *miss) lead(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error)) (v any, ttl time.Duration, err error) {
+	c := m.c
+	m.set(LeaderLoad, nil)
+	held := true
+	defer func() {
+		if held {
+			c.release(ctx, k, m.slot, token, true)
+			c.wake.fire(m.slot)
+		}
+	}()
+	v, err = load(ctx, m.slot)
+	if err != nil {
+		m.err = err
+		return nil, 0, err
+	}
+	ttl = c.cfg.TTL(m.slot, v).Truncate(time.Millisecond)
+	if ttl <= 0 {
+		m.err = errors.New("not shared: the slot's behaviour does not cache it")
+		return v, 0, nil
+	}
+	payload, err := encode(c.cfg.Codec, m.slot, v)
+	if err != nil {
+		c.stats.uncodable.Add(1)
+		m.err, m.loud = fmt.Errorf("not shared, cached here only: encode: %w", err), true
+		return v, ttl, nil
+	}
+	// The commit outlives a cancelled load context: the value is good, and
+	// sharing it spares the other instances a load.
+	committed, err := c.commit(context.WithoutCancel(ctx), k, m.slot, token, payload, ttl)
+	if err != nil {
+		m.set(Degraded, fmt.Errorf("commit: %w", err))
+		return v, ttl, nil
+	}
+	held = false // committed, or no longer ours
+	if !committed {
+		m.set(StaleCommitRejected, nil)
+		return v, NoCache, nil
+	}
+	c.wake.fire(m.slot)
+	return v, ttl, nil
+}
+
+// follow waits for another instance's fill: it checks the data key again
+// when a notice wakes it or its backoff ends, takes over if the leader
+// gave up, and loads locally once Wait is over.
+func (m *miss) follow(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error), w *watcher) (any, time.Duration, error) {
+	c := m.c
+	c.stats.waiting.Add(1)
+	waiting := true
+	defer func() {
+		if waiting {
+			c.stats.waiting.Add(-1)
+		}
+	}()
+	deadline := time.Now().Add(c.cfg.Wait)
+	bo := newBackoff(c.cfg.PollMin, c.cfg.PollMax)
+	timer := time.NewTimer(c.cfg.PollMin)
+	defer timer.Stop()
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			waiting = false
+			c.stats.waiting.Add(-1)
+			return m.local(ctx, load, FollowerTimeout, nil)
+		}
+		timer.Reset(min(bo.next(), left))
+		woken := false
+		select {
+		case <-w.ch:
+			woken = true
+			w.renew() // before the next look, so no notice falls between
+		case <-timer.C:
+		case <-ctx.Done():
+			m.set(Cancelled, ctx.Err())
+			return nil, 0, ctx.Err()
+		}
+		m.attempts++
+		f, err := c.acquire(ctx, k, token)
+		if err != nil {
+			waiting = false
+			c.stats.waiting.Add(-1)
+			return m.redisFailed(ctx, load, err)
+		}
+		switch f.state {
+		case stateHit:
+			if woken {
+				m.set(FollowerWoken, nil)
+			} else {
+				m.set(FollowerPolled, nil)
+			}
+			return m.hit(ctx, load, f)
+		case stateLeader:
+			waiting = false
+			c.stats.waiting.Add(-1)
+			return m.lead(ctx, k, token, load)
+		}
+	}
+}
+
+// local loads without the shared tier: after Wait, or when Redis failed.
+// The value is not committed: without the lock, a write could not be made
+// safe against a concurrent invalidation.
+func (m *miss) local(ctx context.Context, load func(context.Context, string) (any, error), o Outcome, cause error) (any, time.Duration, error) {
+	m.set(o, cause)
+	v, err := load(ctx, m.slot)
+	if err != nil && m.err == nil {
+		m.err = err
+	}
+	return v, 0, err
+}
+
+// redisFailed degrades to a local load, unless the load's own context
+// ended, in which case there is nobody left to load for.
+func (m *miss) redisFailed(ctx context.Context, load func(context.Context, string) (any, error), err error) (any, time.Duration, error) {
+	if ctx.Err() != nil {
+		m.set(Cancelled, ctx.Err())
+		return nil, 0, ctx.Err()
+	}
+	return m.local(ctx, load, Degraded, err)
+}
+
+// watcher is a follower's subscription to its slot's wakeups.
+type watcher struct {
+	w    *wakeups
+	slot string
+	ch   <-chan struct{}
+	done func()
+}
+
+func newWatcher(w *wakeups, slotID string) *watcher {
+	x := &watcher{w: w, slot: slotID}
+	x.ch, x.done = w.watch(slotID)
+	return x
+}
+
+func (x *watcher) renew() {
+	x.done()
+	x.ch, x.done = x.w.watch(x.slot)
+}
+
+func (x *watcher) stop() { x.done() }
