@@ -54,6 +54,11 @@ type Engine struct {
 	owned  bool              // client was dialled by New and is closed by Close
 	filler *fill.Coordinator // nil without WithFill; also env.Filler
 
+	parent   *Engine // nil for an engine made by New
+	name     string  // of a named cache
+	mu       sync.Mutex
+	children map[string]*Engine // named caches made by Cache
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -62,30 +67,12 @@ type Engine struct {
 // unreachable the engine works locally and keeps reconnecting in the
 // background. Invalid options make New fail with an error naming each one.
 func New(opts ...Option) (*Engine, error) {
-	cfg := defaultConfig()
-	var errs []error
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, cfg.checkFill()) // needs every option applied
-	if err := errors.Join(errs...); err != nil {
+	cfg, err := configure(defaultConfig(), opts)
+	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, client: cfg.redis}
-	if cfg.redisURL != "" {
-		ropts, err := redis.ParseURL(cfg.redisURL)
-		if err != nil {
-			return nil, fmt.Errorf("slotcache: REDIS_URL: %w", err)
-		}
-		e.client, e.owned = redis.NewClient(ropts), true
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
 	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
-	e.system = actor.NewActorSystem(
+	system := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }),
 		// Messages to actors that just passivated, or to any after Close,
 		// are expected dead letters. protoactor's log throttle holds a
@@ -93,7 +80,33 @@ func New(opts ...Option) (*Engine, error) {
 		// that Close leaves nothing running for long.
 		actor.WithDeadLetterThrottleInterval(time.Millisecond),
 	)
-	e.env = core.NewEnv(ctx, e.system.Root, cfg.ttl, cfg.loadTimeout, cfg.logger)
+	return start(cfg, system, core.NewClock(), nil), nil
+}
+
+// configure applies opts to cfg, collecting every error so that New names
+// each invalid option at once.
+func configure(cfg config, opts []Option) (config, error) {
+	var errs []error
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, cfg.checkFill()) // needs every option applied
+	return cfg, errors.Join(errs...)
+}
+
+// start builds and starts an engine on an actor system and a clock, which
+// it owns when parent is nil and shares with parent otherwise.
+func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Engine) *Engine {
+	e := &Engine{cfg: cfg, client: cfg.redis, system: system, parent: parent}
+	if cfg.redisURL != "" { // checked by FromEnv
+		ropts, _ := redis.ParseURL(cfg.redisURL)
+		e.client, e.owned = redis.NewClient(ropts), true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.env = core.NewEnv(ctx, system.Root, clock, cfg.ttl, cfg.loadTimeout, cfg.logger)
 	e.dir = core.NewDirectory()
 	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
 	if cfg.fill != nil { // checkFill made sure there is a client
@@ -103,7 +116,7 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.maxSlots > 0 {
 		e.env.Bound = core.NewBound(cfg.maxSlots, e.dir)
 	}
-	e.router = e.system.Root.Spawn(actors.RouterProps(e.env, e.dir))
+	e.router = system.Root.Spawn(actors.RouterProps(e.env, e.dir))
 	if e.client != nil {
 		e.bridge = bridge.Start(bridge.Config{
 			Client:          e.client,
@@ -118,7 +131,7 @@ func New(opts ...Option) (*Engine, error) {
 			Logger:          cfg.logger,
 		})
 	}
-	return e, nil
+	return e
 }
 
 // Get returns the value of slotID, calling load on a miss. Concurrent
@@ -298,7 +311,14 @@ func (e *Engine) WaitReady(ctx context.Context) error {
 func (e *Engine) Close() error {
 	var err error
 	e.closeOnce.Do(func() {
+		e.mu.Lock()
 		e.closed.Store(true)
+		children := e.children
+		e.children = nil
+		e.mu.Unlock()
+		for _, c := range children {
+			err = errors.Join(err, c.Close())
+		}
 		e.env.Flush()
 		e.cancel()
 		if e.env.Filler != nil {
@@ -308,11 +328,15 @@ func (e *Engine) Close() error {
 			e.bridge.Close()
 		}
 		if _, perr := e.system.Root.PoisonFuture(e.router).Result(); perr != nil {
-			err = fmt.Errorf("slotcache: stopping the router: %w", perr)
+			err = errors.Join(err, fmt.Errorf("slotcache: stopping the router: %w", perr))
 		}
 		e.env.WaitLoaders(closeGrace)
-		e.env.Clock.Stop()
-		e.system.Shutdown()
+		if e.parent == nil { // the actor system and the clock are shared with named caches
+			e.env.Clock.Stop()
+			e.system.Shutdown()
+		} else {
+			e.parent.forget(e)
+		}
 		if e.owned {
 			if cerr := e.client.Close(); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("slotcache: closing the Redis client: %w", cerr))

@@ -34,7 +34,7 @@ func TestClockCoarseAdvances(t *testing.T) {
 // Fresh rejects an entry of another generation or epoch, and an expired
 // one, whatever the slot actor has or has not done yet.
 func TestEnvFresh(t *testing.T) {
-	env := NewEnv(t.Context(), nil, time.Minute, time.Second, nil)
+	env := NewEnv(t.Context(), nil, NewClock(), time.Minute, time.Second, nil)
 	defer env.Clock.Stop()
 	h := NewHandle("s")
 	assert.Nil(t, env.Fresh(h))
@@ -59,7 +59,7 @@ func TestEnvFresh(t *testing.T) {
 // Lookup serves an entry past its refresh point and in its stale window,
 // flagging it late, and never past StaleUntil.
 func TestEnvLookupWindows(t *testing.T) {
-	env := NewEnv(t.Context(), nil, time.Minute, time.Second, nil)
+	env := NewEnv(t.Context(), nil, NewClock(), time.Minute, time.Second, nil)
 	defer env.Clock.Stop()
 	h := NewHandle("s")
 	now := env.Clock.Now()

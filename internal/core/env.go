@@ -43,12 +43,13 @@ type Env struct {
 	loaders sync.WaitGroup
 }
 
-// NewEnv returns an Env with its counters ready.
-func NewEnv(ctx context.Context, root *actor.RootContext, ttl, loadTimeout time.Duration, logger *slog.Logger) *Env {
+// NewEnv returns an Env with its counters ready. Several engines (named
+// caches) may share one clock.
+func NewEnv(ctx context.Context, root *actor.RootContext, clock *Clock, ttl, loadTimeout time.Duration, logger *slog.Logger) *Env {
 	env := &Env{
 		Ctx:         ctx,
 		Root:        root,
-		Clock:       NewClock(),
+		Clock:       clock,
 		LoadTimeout: loadTimeout,
 		Logger:      logger,
 		Stats:       Stats{Hits: NewCounter()},

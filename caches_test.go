@@ -1,0 +1,107 @@
+package slotcache
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/slotcache/slotcache/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// Named caches are independent caches (TTL, size, stats, invalidations)
+// over one actor system and one clock.
+func TestNamedCachesAreIndependent(t *testing.T) {
+	root := newEngine(t, WithTTL(time.Hour))
+	configs, err := root.Cache("provider-config", WithTTL(20*time.Millisecond))
+	require.NoError(t, err)
+	activations, err := root.Cache("channel-activation", WithMaxSlots(2))
+	require.NoError(t, err)
+	assert.Same(t, root.system, configs.system, "one actor system")
+	assert.Same(t, root.env.Clock, activations.env.Clock, "one clock")
+	assert.Equal(t, "provider-config", configs.Name())
+	assert.Equal(t, DefaultChannel+":provider-config", configs.Channel())
+	assert.Equal(t, time.Hour, activations.TTL(), "settings are inherited unless given")
+
+	var calls atomic.Int32
+	for _, c := range []*Engine{root, configs, activations} {
+		assert.Equal(t, "v", mustGet(t, c, "same-id", constLoader(&calls, "v")))
+	}
+	assert.EqualValues(t, 3, calls.Load(), "the same slot ID is a different slot in each cache")
+	require.NoError(t, activations.Invalidate(context.Background(), "same-id"))
+	assert.False(t, activations.Cached("same-id"))
+	assert.True(t, root.Cached("same-id"))
+	require.Eventually(t, func() bool { return !configs.Cached("same-id") }, wait, time.Millisecond, "its own TTL")
+	assert.True(t, root.Cached("same-id"))
+
+	for _, id := range []string{"a", "b", "c", "d"} {
+		mustGet(t, activations, id, constLoader(&calls, id))
+	}
+	assert.LessOrEqual(t, activations.Stats().Slots, uint64(2), "its own size limit")
+	assert.EqualValues(t, 1, root.Stats().Loads, "its own stats")
+	assert.EqualValues(t, 1, configs.Stats().Loads)
+}
+
+func TestNamedCacheErrorsAndLifecycle(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	root, err := New()
+	require.NoError(t, err)
+	c, err := root.Cache("x")
+	require.NoError(t, err)
+	_, err = root.Cache("x")
+	assert.ErrorContains(t, err, `"x"`, "a name is unique while open")
+	_, err = root.Cache("")
+	assert.Error(t, err)
+	_, err = c.Cache("nested")
+	assert.Error(t, err)
+	_, err = root.Cache("bad", WithTTL(0))
+	assert.ErrorContains(t, err, "WithTTL")
+
+	var calls atomic.Int32
+	mustGet(t, c, "k", constLoader(&calls, 1))
+	require.NoError(t, c.Close())
+	_, err = c.Get(context.Background(), "k", constLoader(&calls, 1))
+	assert.ErrorIs(t, err, ErrClosed)
+	mustGet(t, root, "k", constLoader(&calls, 1)) // the root lives on
+
+	again, err := root.Cache("x") // the name is free again
+	require.NoError(t, err)
+	mustGet(t, again, "k", constLoader(&calls, 1))
+	require.NoError(t, root.Close())
+	_, err = again.Get(context.Background(), "k", constLoader(&calls, 1))
+	assert.ErrorIs(t, err, ErrClosed, "closing the root closes its caches")
+	_, err = root.Cache("y")
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// Across instances, a named cache hears only its own channel.
+func TestNamedCachesAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	newRoot := func() *Engine {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		t.Cleanup(func() { _ = client.Close() })
+		return newEngine(t, WithRedis(client), WithChannel("app"), WithHeartbeat(time.Second))
+	}
+	a, b := newRoot(), newRoot()
+	ax, err := a.Cache("x")
+	require.NoError(t, err)
+	bx, err := b.Cache("x")
+	require.NoError(t, err)
+	by, err := b.Cache("y")
+	require.NoError(t, err)
+	for _, c := range []*Engine{ax, bx, by} {
+		require.NoError(t, c.WaitReady(context.Background()))
+	}
+	var calls atomic.Int32
+	mustGet(t, bx, "k", constLoader(&calls, 1))
+	mustGet(t, by, "k", constLoader(&calls, 1))
+	require.NoError(t, ax.Invalidate(context.Background(), "k"))
+	require.Eventually(t, func() bool { return !bx.Cached("k") }, wait, time.Millisecond)
+	assert.True(t, by.Cached("k"), "cache y is on another channel")
+	assert.EqualValues(t, 1, bx.Stats().CrossProcessInvalidations)
+	assert.Zero(t, b.Stats().CrossProcessInvalidations)
+}
