@@ -112,20 +112,8 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 			"others. Run it before deploying.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "slotcache bench: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stderr, func() error { return cfg.validate() }); !ok {
+		return code
 	}
 	rep, err := runBench(ctx, cfg, stderr)
 	if err != nil {

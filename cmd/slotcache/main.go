@@ -111,24 +111,36 @@ func runDemoCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			"cross-instance invalidation latency through Redis.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "slotcache demo: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return exitUsage
-	}
-	if err := cfg.validate(); err != nil {
-		fmt.Fprintf(stderr, "slotcache demo: %v\n", err)
-		return exitUsage
+	if code, ok := parseFlags(fs, args, stderr, func() error { return cfg.validate() }); !ok {
+		return code
 	}
 	if _, err := runDemo(ctx, cfg, stdout); err != nil {
 		fmt.Fprintf(stderr, "slotcache demo: %v\n", err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// parseFlags parses a subcommand's flags and checks them with validate. When
+// the command should not run (help asked for, or bad flags, reported on
+// stderr) ok is false and code is the exit code. validate runs after the
+// flags are parsed, so it must read the parsed values (a closure, not a
+// method value of a config copied before parsing).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, validate func() error) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage, false
+	}
+	if err := validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return exitUsage, false
+	}
+	return 0, true
 }
