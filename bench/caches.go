@@ -29,9 +29,9 @@ type Cache interface {
 
 // spec is what a contender is built for.
 type spec struct {
-	// Size is the capacity the cache should have: bounded caches get this
-	// maximum number of entries. slotcache is unbounded today (see
-	// slotcacheSizeOptions).
+	// Size is the capacity the cache should have: bounded caches (slotcache
+	// included, see slotcacheSizeOptions) get this maximum number of
+	// entries.
 	Size int
 	// Load is the loader.
 	Load Loader
@@ -67,14 +67,12 @@ var redisContenders = []contender{
 }
 
 // slotcacheSizeOptions returns the options that bound a slotcache engine to
-// size slots, and whether the engine can be bounded at all. slotcache has no
-// size bound yet: it keeps every slot it loaded until its TTL ends or it is
-// invalidated. This is the one place to change when it gets one, e.g.
-//
-//	return []slotcache.Option{slotcache.WithMaxSlots(size)}, true
+// size slots, and whether the engine can be bounded at all: WithMaxSlots,
+// frequency-based admission and sampled eviction, like the peers' size
+// bounds. Every scenario builds slotcache with it, at the size its peers
+// get (2× the keys where nothing should be evicted).
 func slotcacheSizeOptions(size int) ([]slotcache.Option, bool) {
-	_ = size
-	return nil, false
+	return []slotcache.Option{slotcache.WithMaxSlots(size)}, true
 }
 
 // slotcacheBounded reports whether slotcache runs at a fixed size.
@@ -112,6 +110,33 @@ func (a *slotcacheAdapter) Invalidate(ctx context.Context, key string) error {
 }
 
 func (a *slotcacheAdapter) Close() { _ = a.e.Close() }
+
+// Wait lets the slot actors of the loads so far passivate: an idle slot
+// keeps its entry but no actor, so the memory case measures a cache at
+// rest and the hit cases start with no actor running, as in production
+// once a burst of misses is over. It returns when every load's actor has
+// stopped (an actor serves at least one load), when the count of
+// passivations stops moving for 50 ms, or after 5 s.
+func (a *slotcacheAdapter) Wait() {
+	deadline := time.Now().Add(5 * time.Second)
+	last, still := uint64(0), time.Now()
+	for time.Now().Before(deadline) {
+		s := a.e.Stats()
+		if s.Passivations >= s.Loads {
+			return
+		}
+		if s.Passivations != last {
+			last, still = s.Passivations, time.Now()
+		} else if time.Since(still) > 50*time.Millisecond {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Slots is the number of slots holding an entry: the hit-ratio case shows
+// it to prove the bound holds.
+func (a *slotcacheAdapter) Slots() int { return int(a.e.Stats().Slots) }
 
 // otterAdapter is otter v2 with a size bound and an expire-after-write TTL,
 // read through its own loading Get (which coalesces concurrent misses).

@@ -42,6 +42,7 @@ type options struct {
 	benchtime  time.Duration
 	count      int
 	samples    int
+	memEntries int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.benchtime, "benchtime", 0, "duration of one timed run of a throughput case (default 300ms, 10ms with -quick)")
 	fs.IntVar(&o.count, "count", 0, "rounds of the throughput cases, each contender once per round; the median is reported (default 3, 1 with -quick)")
 	fs.IntVar(&o.samples, "samples", 0, "cross-instance invalidations timed per contender (default 10000, 200 with -quick)")
+	fs.IntVar(&o.memEntries, "mem-entries", 0, "entries of the memory case (default 100000, 2000 with -quick); two sizes tell fixed costs from per-entry ones")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run . [flags]\n\nRuns slotcache and its peers side by side and prints the results.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -84,6 +86,9 @@ func buildConfig(o options) config {
 	}
 	if o.samples > 0 {
 		cfg.CrossSamples = o.samples
+	}
+	if o.memEntries > 0 {
+		cfg.MemEntries = o.memEntries
 	}
 	return cfg
 }

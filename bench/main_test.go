@@ -74,6 +74,13 @@ func TestQuickRun(t *testing.T) {
 			assert.Less(t, r.Extra["loads/round"], 10.0, "%s coalesces a stampede", r.Contender)
 		}
 	}
+	for _, r := range byCase["hit-ratio/zipf"] {
+		if r.Contender == "slotcache" {
+			assert.False(t, r.Excluded, "slotcache is bounded (WithMaxSlots) and ranked")
+			assert.LessOrEqual(t, r.Extra["slots-held"], float64(rep.Config.RatioSize), "slotcache stays within its bound")
+			assert.Positive(t, r.Extra["slots-held"])
+		}
+	}
 	if noRedis == nil {
 		for _, r := range byCase["invalidation"] {
 			assert.Equal(t, 50.0, r.Extra["samples"], r.Contender)

@@ -8,8 +8,8 @@ import (
 // (the loader itself is free): the engine's own cost of a miss. Each timed
 // run uses a fresh cache and fresh keys. The Redis-backed caches are left
 // out: their miss is dominated by round trips to Redis for the shared copy,
-// which slotcache does not have, so the comparison would say nothing about
-// either.
+// which a local slotcache (without WithFill) does not have, so the
+// comparison would say nothing about either.
 func coldUnits(h *harness) []unit {
 	h.describe("cold", "Gets of never-seen keys, 1 goroutine, %d per run, free loader: the cost of a miss", h.cfg.ColdOps)
 	var units []unit

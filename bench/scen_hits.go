@@ -21,8 +21,9 @@ func countingLoader(n *atomic.Int64) Loader {
 	}
 }
 
-// waiter is implemented by caches whose writes are asynchronous
-// (ristretto): Wait applies the writes buffered so far.
+// waiter is implemented by caches that finish work in the background
+// after a Get returns: Wait applies ristretto's buffered writes, and lets
+// slotcache's idle slot actors passivate.
 type waiter interface{ Wait() }
 
 func (a *ristrettoAdapter) Wait() { a.c.Wait() }
