@@ -18,7 +18,7 @@ import (
 // than the limit, from many goroutines.
 func TestMaxSlotsBoundHoldsUnderChurn(t *testing.T) {
 	const limit = 100
-	e := newEngine(t, WithMaxSlots(limit))
+	e := newEngine(t, WithMaxSlots(limit), WithPassivateAfter(0))
 	var worst atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -143,7 +143,7 @@ func TestPassivationKeepsEntryAndReclaimsExpired(t *testing.T) {
 // no Get fails or hangs, and none returns a value older than the last
 // invalidation that completed before it started.
 func TestNoStaleValueUnderEvictionAndPassivation(t *testing.T) {
-	e := newEngine(t, WithMaxSlots(8), WithTTL(time.Hour))
+	e := newEngine(t, WithMaxSlots(8), WithTTL(time.Hour), WithPassivateAfter(0)) // passivate as often as possible
 	const keys = 32
 	var versions [keys]atomic.Int64
 	load := func(_ context.Context, id string) (any, error) {
@@ -193,4 +193,26 @@ func TestWithMaxSlotsValidation(t *testing.T) {
 	_, err := New(WithMaxSlots(0))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithMaxSlots")
+	_, err = New(WithPassivateAfter(-time.Second))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "WithPassivateAfter")
+}
+
+// An idle actor lives on for PassivateAfter, so an invalidate-and-reload
+// right after a load reuses it instead of starting two more.
+func TestPassivateAfterKeepsActorForReload(t *testing.T) {
+	e := newEngine(t, WithPassivateAfter(time.Hour))
+	var calls atomic.Int32
+	load := constLoader(&calls, "v")
+	for range 5 {
+		mustGet(t, e, "s", load)
+		require.NoError(t, e.Invalidate(context.Background(), "s"))
+	}
+	mustGet(t, e, "s", load)
+	assert.EqualValues(t, 6, calls.Load())
+	assert.Zero(t, e.Stats().Passivations, "the same actor served every reload")
+
+	quick := newEngine(t, WithPassivateAfter(0))
+	mustGet(t, quick, "s", load)
+	require.Eventually(t, func() bool { return quick.Stats().Passivations == 1 }, wait, time.Millisecond)
 }

@@ -107,6 +107,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.env = core.NewEnv(ctx, system.Root, clock, cfg.ttl, cfg.loadTimeout, cfg.logger)
+	e.env.PassivateAfter = cfg.passivateAfter
 	e.dir = core.NewDirectory()
 	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
 	if cfg.fill != nil { // checkFill made sure there is a client

@@ -22,6 +22,7 @@ const (
 	DefaultPublishTimeout  = 2 * time.Second
 	DefaultHeartbeat       = time.Second
 	DefaultMaxMessageBytes = 4 << 10
+	DefaultPassivateAfter  = 100 * time.Millisecond
 )
 
 // Option configures an Engine. Options apply in order, so a later one
@@ -41,6 +42,7 @@ type config struct {
 	heartbeat       time.Duration
 	maxMessageBytes int
 	maxSlots        int
+	passivateAfter  time.Duration
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
@@ -56,6 +58,7 @@ func defaultConfig() config {
 		publishTimeout:  DefaultPublishTimeout,
 		heartbeat:       DefaultHeartbeat,
 		maxMessageBytes: DefaultMaxMessageBytes,
+		passivateAfter:  DefaultPassivateAfter,
 	}
 }
 
@@ -232,6 +235,20 @@ func WithMaxSlots(n int) Option {
 		c.maxSlots = n
 		if n <= 0 {
 			return fmt.Errorf("slotcache: WithMaxSlots must be positive, got %d", n)
+		}
+		return nil
+	}
+}
+
+// WithPassivateAfter sets how long a slot actor with nothing to do lives on
+// before it stops (default 100 ms); its cached entry stays either way. Zero
+// stops it as soon as it is idle: the least memory, but a slot that is
+// invalidated and reloaded right away then pays for two actor starts.
+func WithPassivateAfter(d time.Duration) Option {
+	return func(c *config) error {
+		c.passivateAfter = d
+		if d < 0 {
+			return fmt.Errorf("slotcache: WithPassivateAfter must not be negative, got %v", d)
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
@@ -37,12 +38,13 @@ func (f *flight) end() {
 // produced on every restart; everything that must survive a restart or a
 // passivation lives in the handle.
 type slot struct {
-	env      *core.Env
-	h        *core.Handle
-	act      *core.Activation
-	flights  map[uint64]*flight // usually 0 or 1; more only across invalidations
-	current  *flight            // the flight new waiters join, if still current
-	idleSent bool               // the router was told this actor is idle
+	env       *core.Env
+	h         *core.Handle
+	act       *core.Activation
+	flights   map[uint64]*flight // usually 0 or 1; more only across invalidations
+	current   *flight            // the flight new waiters join, if still current
+	idleSent  bool               // the router was, or will be, told this actor is idle
+	idleTimer *time.Timer        // delays that report by env.PassivateAfter
 }
 
 // slotProps returns the props of actor activation act of handle h.
@@ -81,9 +83,11 @@ func (s *slot) Receive(ctx actor.Context) {
 		}
 	case *actor.Restarting:
 		s.env.Stats.SlotRestarts.Add(1)
+		s.stopIdleTimer()
 		s.requeueWaiters(ctx)
 		return
 	case *actor.Stopping:
+		s.stopIdleTimer()
 		for _, f := range s.flights {
 			f.end()
 		}
@@ -97,15 +101,32 @@ func (s *slot) Receive(ctx actor.Context) {
 	s.passivateIfIdle(ctx)
 }
 
-// passivateIfIdle tells the router once that this actor has no load in
-// flight, so that it can be stopped: an idle actor costs memory for
-// nothing. Whatever arrives meanwhile is handled normally; if the router
-// stops the actor with requests still queued, their callers see the
-// activation end and route them again.
+// passivateIfIdle tells the router once, after env.PassivateAfter, that
+// this actor has no load in flight, so that it can be stopped: an idle
+// actor costs memory for nothing, but one that is stopped and started again
+// for every invalidate-and-reload costs time. The report carries the
+// actor's load count, so the router ignores it if a load started since.
+// Whatever arrives meanwhile is handled normally; if the router stops the
+// actor with requests still queued, their callers see the activation end
+// and route them again.
 func (s *slot) passivateIfIdle(ctx actor.Context) {
-	if len(s.flights) == 0 && !s.idleSent {
-		s.idleSent = true
-		ctx.Send(ctx.Parent(), &messages.Idle{Activation: s.act, Loads: s.act.Loads.Load()})
+	if len(s.flights) != 0 || s.idleSent {
+		return
+	}
+	s.idleSent = true
+	idle := &messages.Idle{Activation: s.act, Loads: s.act.Loads.Load()}
+	if d := s.env.PassivateAfter; d > 0 {
+		root, router := s.env.Root, ctx.Parent()
+		s.idleTimer = time.AfterFunc(d, func() { root.Send(router, idle) })
+		return
+	}
+	ctx.Send(ctx.Parent(), idle)
+}
+
+func (s *slot) stopIdleTimer() {
+	if s.idleTimer != nil {
+		s.idleTimer.Stop()
+		s.idleTimer = nil
 	}
 }
 
@@ -164,6 +185,7 @@ func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64)
 	s.flights[f.id] = f
 	s.current = f
 	s.idleSent = false
+	s.stopIdleTimer()
 	s.act.Loads.Add(1)
 	s.env.Stats.Loads.Add(1)
 	s.env.LoaderStarted()

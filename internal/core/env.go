@@ -24,6 +24,8 @@ type Env struct {
 	Clock *Clock
 	// LoadTimeout bounds one shared load.
 	LoadTimeout time.Duration
+	// PassivateAfter is how long a slot actor stays idle before it stops.
+	PassivateAfter time.Duration
 	// Logger receives the engine's own logs; it discards by default.
 	Logger *slog.Logger
 	// Stats are the engine's counters.
