@@ -104,4 +104,44 @@ func TestNamedCachesAcrossInstances(t *testing.T) {
 	assert.True(t, by.Cached("k"), "cache y is on another channel")
 	assert.EqualValues(t, 1, bx.Stats().CrossProcessInvalidations)
 	assert.Zero(t, b.Stats().CrossProcessInvalidations)
+
+	// One subscription per instance: named caches ride on their root's.
+	assert.Nil(t, bx.bridge)
+	assert.Same(t, b.bridge, bx.sub.Bridge())
+	probe := srv.Client(t)
+	subscribers, err := probe.PubSubNumSub(context.Background(), "app:x", "app:y").Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, subscribers["app:x"], "instances a and b")
+	assert.EqualValues(t, 1, subscribers["app:y"])
+
+	// A closed named cache leaves the shared subscription.
+	require.NoError(t, by.Close())
+	require.Eventually(t, func() bool {
+		n, err := probe.PubSubNumSub(context.Background(), "app:y").Result()
+		return err == nil && n["app:y"] == 0
+	}, wait, 5*time.Millisecond)
+	mustGet(t, bx, "k", constLoader(&calls, 1))
+	require.NoError(t, ax.Invalidate(context.Background(), "k"))
+	require.Eventually(t, func() bool { return !bx.Cached("k") }, wait, time.Millisecond, "the others still hear")
+}
+
+// When the shared subscription drops, every named cache on it resyncs.
+func TestNamedCachesResyncWithTheirRoot(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	root := newEngine(t, WithRedis(client), WithChannel("app"), WithHeartbeat(time.Second))
+	named, err := root.Cache("x")
+	require.NoError(t, err)
+	require.NoError(t, root.WaitReady(context.Background()))
+	require.NoError(t, named.WaitReady(context.Background()))
+	var calls atomic.Int32
+	mustGet(t, root, "k", constLoader(&calls, 1))
+	mustGet(t, named, "k", constLoader(&calls, 1))
+
+	srv.KillPubSubClients()
+	require.Eventually(t, func() bool {
+		return root.Stats().Subscriptions >= 2 && named.Stats().Subscriptions >= 2
+	}, wait, 5*time.Millisecond)
+	assert.False(t, root.Cached("k"), "flushed: messages may have been lost")
+	assert.False(t, named.Cached("k"), "flushed: messages may have been lost")
 }

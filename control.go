@@ -10,8 +10,8 @@ import (
 func (e *Engine) Reset() {
 	e.flushLocal()
 	e.env.Stats.Reset()
-	if e.bridge != nil {
-		e.bridge.ResetStats()
+	if e.sub != nil {
+		e.sub.ResetStats()
 	}
 	if e.filler != nil {
 		e.filler.ResetStats()

@@ -49,7 +49,8 @@ type Engine struct {
 	dir    *core.Directory // written only by the router
 	system *actor.ActorSystem
 	router *actor.PID
-	bridge *bridge.Bridge // nil in single-process mode
+	bridge *bridge.Bridge // the subscription this engine owns; nil without Redis or when shared
+	sub    *bridge.Sub    // this engine's channel on its own or its parent's bridge; nil without Redis
 	client redis.UniversalClient
 	owned  bool              // client was dialled by New and is closed by Close
 	filler *fill.Coordinator // nil without WithFill; also env.Filler
@@ -118,7 +119,13 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 		e.env.Bound = core.NewBound(cfg.maxSlots, e.dir)
 	}
 	e.router = system.Root.Spawn(actors.RouterProps(e.env, e.dir))
-	if e.client != nil {
+	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
+		// A named cache on its parent's client shares its subscription.
+		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e)); err == nil {
+			e.sub = sub
+		}
+	}
+	if e.client != nil && e.sub == nil {
 		e.bridge = bridge.Start(bridge.Config{
 			Client:          e.client,
 			Channel:         cfg.channel,
@@ -131,6 +138,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 			BackoffMax:      5 * time.Second,
 			Logger:          cfg.logger,
 		})
+		e.sub = e.bridge.Primary()
 	}
 	return e
 }
@@ -262,8 +270,8 @@ func (e *Engine) broadcast(ctx context.Context, slotID string) error {
 			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
 		}
 	}
-	if e.bridge != nil {
-		if err := e.bridge.Publish(ctx, slotID); err != nil {
+	if e.sub != nil {
+		if err := e.sub.Publish(ctx, slotID); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -295,11 +303,11 @@ func (e *Engine) flushLocal() {
 // ctx ends. Without Redis it returns at once. Serving before it is safe but
 // may briefly miss an invalidation that another instance publishes.
 func (e *Engine) WaitReady(ctx context.Context) error {
-	if e.bridge == nil {
+	if e.sub == nil {
 		return nil
 	}
 	select {
-	case <-e.bridge.Ready():
+	case <-e.sub.Ready():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -327,6 +335,8 @@ func (e *Engine) Close() error {
 		}
 		if e.bridge != nil {
 			e.bridge.Close()
+		} else if e.sub != nil {
+			e.sub.Detach()
 		}
 		if _, perr := e.system.Root.PoisonFuture(e.router).Result(); perr != nil {
 			err = errors.Join(err, fmt.Errorf("slotcache: stopping the router: %w", perr))

@@ -258,7 +258,7 @@ func (e *Engine) fillStats(st *Stats) {
 	st.FillCancelled = f.Of(fill.Cancelled)
 	st.FillUncodable = f.Uncodable
 	st.FillWaiting = uint64(max(f.Waiting, 0))
-	if e.bridge != nil {
-		st.FillNotices = e.bridge.Stats().Filled
+	if e.sub != nil {
+		st.FillNotices = e.sub.Stats().Filled
 	}
 }

@@ -119,8 +119,8 @@ func (e *Engine) Stats() Stats {
 		Rejected:           s.Rejected.Load(),
 		Passivations:       s.Passivations.Load(),
 	}
-	if e.bridge != nil {
-		b := e.bridge.Stats()
+	if e.sub != nil {
+		b := e.sub.Stats()
 		st.CrossProcessInvalidations = b.Applied
 		st.MalformedMessages = b.Malformed
 		st.PublishErrors = b.PublishErrors

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -48,19 +47,22 @@ type Config struct {
 	Logger                 *slog.Logger
 }
 
-// Bridge owns the subscription to one invalidation channel.
+// Bridge owns one subscription (one connection, one heartbeat) to the
+// invalidation channel of Config and to the channels attached later.
 type Bridge struct {
 	cfg       Config
 	hbChannel string
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	ready     chan struct{}
-	readyOnce sync.Once
 	start     time.Time
 	lastEcho  atomic.Int64 // nanoseconds since start
 	hbPending atomic.Bool  // a heartbeat publish is in flight
-	stats     counters
+	primary   *Sub         // Config.Channel
+
+	mu   sync.Mutex
+	subs map[string]*Sub // attached channels
+	ps   *redis.PubSub   // the live session's, nil between sessions
 }
 
 // Start starts the bridge's goroutine and returns at once, whether or not
@@ -78,28 +80,26 @@ func Start(cfg Config) *Bridge {
 		hbChannel: cfg.Channel + ":heartbeat:" + cfg.Origin,
 		ctx:       ctx,
 		cancel:    cancel,
-		ready:     make(chan struct{}),
 		start:     time.Now(),
 	}
+	b.primary = newSub(b, cfg.Channel, cfg.Handler)
+	b.subs = map[string]*Sub{cfg.Channel: b.primary}
 	b.wg.Add(1)
 	go b.run()
 	return b
 }
 
+// Primary is the Sub of Config.Channel.
+func (b *Bridge) Primary() *Sub { return b.primary }
+
 // Ready is closed once the first subscription is confirmed by Redis: from
 // then on, invalidations published by other instances reach this one.
-func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+func (b *Bridge) Ready() <-chan struct{} { return b.primary.Ready() }
 
-// Publish broadcasts an invalidation of slotID (All for every slot) to the
-// other instances, waiting at most the publish timeout.
+// Publish broadcasts an invalidation of slotID (All for every slot) on
+// Config.Channel, waiting at most the publish timeout.
 func (b *Bridge) Publish(ctx context.Context, slotID string) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	defer cancel()
-	if err := b.publish(ctx, b.cfg.Channel, Encode(slotID, b.cfg.Origin)); err != nil {
-		b.stats.publishErrors.Add(1)
-		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, b.cfg.Channel, err)
-	}
-	return nil
+	return b.primary.Publish(ctx, slotID)
 }
 
 // publish sends payload to channel and gives up when ctx ends. go-redis

@@ -13,8 +13,20 @@ import (
 // reports whether Redis confirmed it. A fresh session per failure keeps the
 // flow explicit: every confirmation, first or not, is a resync point.
 func (b *Bridge) session() (confirmed bool) {
-	ps := b.cfg.Client.Subscribe(b.ctx, b.cfg.Channel, b.hbChannel)
-	defer ps.Close()
+	b.mu.Lock()
+	channels := []string{b.hbChannel}
+	for ch := range b.subs {
+		channels = append(channels, ch)
+	}
+	ps := b.cfg.Client.Subscribe(b.ctx, channels...)
+	b.ps = ps
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.ps = nil
+		b.mu.Unlock()
+		_ = ps.Close()
+	}()
 	b.lastEcho.Store(b.now())
 
 	var live atomic.Bool // confirmed, as the watcher sees it
@@ -39,50 +51,58 @@ func (b *Bridge) session() (confirmed bool) {
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == b.cfg.Channel {
+			if m.Kind != "subscribe" {
+				continue
+			}
+			if s := b.sub(m.Channel); s != nil {
 				confirmed = true
 				live.Store(true)
-				b.subscribed()
+				s.subscribed()
 			}
 		case *redis.Message:
 			if m.Channel == b.hbChannel {
 				b.lastEcho.Store(b.now())
 				continue
 			}
-			b.apply(m.Payload)
+			if s := b.sub(m.Channel); s != nil {
+				s.apply(m.Payload)
+			}
 		}
 	}
 }
 
-// subscribed marks a confirmed subscription: whatever was cached before it
-// may have missed invalidations, so the engine resyncs. It is counted after
-// the resync, so that whoever sees the count sees the flush.
-func (b *Bridge) subscribed() {
+// subscribed marks a confirmed subscription of s's channel: whatever was
+// cached before it may have missed invalidations, so its engine resyncs. It
+// is counted after the resync, so that whoever sees the count sees the
+// flush.
+func (s *Sub) subscribed() {
+	b := s.b
 	b.lastEcho.Store(b.now())
-	b.cfg.Handler.Resync()
-	n := b.stats.subscriptions.Add(1)
-	b.readyOnce.Do(func() { close(b.ready) })
-	b.cfg.Logger.Debug("slotcache: subscribed", "channel", b.cfg.Channel, "subscriptions", n)
+	s.h.Resync()
+	n := s.stats.subscriptions.Add(1)
+	s.readyOnce.Do(func() { close(s.ready) })
+	b.cfg.Logger.Debug("slotcache: subscribed", "channel", s.channel, "subscriptions", n)
 }
 
-// apply handles one message from the invalidation channel in O(1).
-func (b *Bridge) apply(payload string) {
+// apply handles one message from s's channel in O(1).
+func (s *Sub) apply(payload string) {
+	b := s.b
 	n, err := DecodeNotice(payload, b.cfg.MaxMessageBytes)
 	switch slotID := n.SlotID; {
 	case err != nil:
-		b.stats.malformed.Add(1)
-		b.cfg.Logger.Debug("slotcache: ignored message", "channel", b.cfg.Channel, "err", err)
+		s.stats.malformed.Add(1)
+		b.cfg.Logger.Debug("slotcache: ignored message", "channel", s.channel, "err", err)
 	case n.Origin == b.cfg.Origin:
-		b.stats.echoes.Add(1)
+		s.stats.echoes.Add(1)
 	case slotID == "":
-		b.stats.filled.Add(1)
-		b.cfg.Handler.Filled(n.Filled)
+		s.stats.filled.Add(1)
+		s.h.Filled(n.Filled)
 	case slotID == All:
-		b.stats.applied.Add(1)
-		b.cfg.Handler.InvalidateAll()
+		s.stats.applied.Add(1)
+		s.h.InvalidateAll()
 	default:
-		b.stats.applied.Add(1)
-		b.cfg.Handler.Invalidate(slotID)
+		s.stats.applied.Add(1)
+		s.h.Invalidate(slotID)
 	}
 }
 
@@ -110,8 +130,10 @@ func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}, live *atomic.Bool
 			if silent := time.Duration(b.now() - b.lastEcho.Load()); silent > 3*hb {
 				if live.Load() {
 					b.cfg.Logger.Warn("slotcache: no heartbeat echo, resubscribing", "channel", b.cfg.Channel, "silent", silent)
-					b.cfg.Handler.Resync()
-					b.stats.heartbeatMisses.Add(1) // after the resync, as in subscribed
+					b.each(func(s *Sub) {
+						s.h.Resync()
+						s.stats.heartbeatMisses.Add(1) // after the resync, as in subscribed
+					})
 				}
 				_ = ps.Close()
 				return

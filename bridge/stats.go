@@ -2,7 +2,7 @@ package bridge
 
 import "sync/atomic"
 
-// Stats counts what the bridge saw and did.
+// Stats counts what the bridge saw and did on one channel.
 type Stats struct {
 	// Applied counts invalidations from other instances that were applied.
 	Applied uint64
@@ -28,9 +28,15 @@ type counters struct {
 	applied, filled, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
 }
 
-// Stats returns the bridge's counters.
-func (b *Bridge) Stats() Stats {
-	c := &b.stats
+// Stats returns the counters of Config.Channel.
+func (b *Bridge) Stats() Stats { return b.primary.Stats() }
+
+// ResetStats zeroes the counters of Config.Channel.
+func (b *Bridge) ResetStats() { b.primary.ResetStats() }
+
+// Stats returns the counters of s's channel.
+func (s *Sub) Stats() Stats {
+	c := &s.stats
 	return Stats{
 		Applied:         c.applied.Load(),
 		Filled:          c.filled.Load(),
@@ -42,9 +48,9 @@ func (b *Bridge) Stats() Stats {
 	}
 }
 
-// ResetStats zeroes the counters.
-func (b *Bridge) ResetStats() {
-	c := &b.stats
+// ResetStats zeroes the counters of s's channel.
+func (s *Sub) ResetStats() {
+	c := &s.stats
 	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
 		v.Store(0)
 	}

@@ -1,0 +1,97 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Sub is one invalidation channel on a bridge's subscription and the engine
+// that listens to it. Named caches attach their channels to their engine's
+// bridge, so that one Redis connection and one heartbeat serve them all.
+type Sub struct {
+	b         *Bridge
+	channel   string
+	h         Handler
+	stats     counters
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+func newSub(b *Bridge, channel string, h Handler) *Sub {
+	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{})}
+}
+
+// Attach adds channel to the bridge's subscription, with h hearing what
+// arrives on it. It does not wait for Redis: Ready tells when the channel
+// is live. A channel can be attached once.
+func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if channel == b.hbChannel || b.subs[channel] != nil {
+		return nil, fmt.Errorf("slotcache: channel %q is already subscribed", channel)
+	}
+	s := newSub(b, channel, h)
+	b.subs[channel] = s
+	if b.ps != nil {
+		// Added to the live subscription; a failure shows up as a broken
+		// session, whose successor subscribes every attached channel.
+		_ = b.ps.Subscribe(b.ctx, channel)
+	}
+	return s, nil
+}
+
+// Detach removes the channel from the subscription; its handler hears
+// nothing more.
+func (s *Sub) Detach() {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs[s.channel] != s {
+		return
+	}
+	delete(b.subs, s.channel)
+	if b.ps != nil {
+		_ = b.ps.Unsubscribe(b.ctx, s.channel)
+	}
+}
+
+// sub returns the Sub of channel, or nil if none is attached.
+func (b *Bridge) sub(channel string) *Sub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.subs[channel]
+}
+
+// each calls f for every attached Sub.
+func (b *Bridge) each(f func(*Sub)) {
+	b.mu.Lock()
+	subs := make([]*Sub, 0, len(b.subs))
+	for _, s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		f(s)
+	}
+}
+
+// Bridge returns the bridge s is attached to.
+func (s *Sub) Bridge() *Bridge { return s.b }
+
+// Ready is closed once Redis confirmed the subscription of this channel:
+// from then on, invalidations other instances publish on it arrive here.
+func (s *Sub) Ready() <-chan struct{} { return s.ready }
+
+// Publish broadcasts an invalidation of slotID (All for every slot) on this
+// channel, waiting at most the publish timeout.
+func (s *Sub) Publish(ctx context.Context, slotID string) error {
+	b := s.b
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	if err := b.publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)); err != nil {
+		s.stats.publishErrors.Add(1)
+		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, s.channel, err)
+	}
+	return nil
+}
