@@ -187,13 +187,7 @@ func (r *router) sweep() {
 		if r.byHandle[h] != nil {
 			return true
 		}
-		if e := h.Entry(); e != nil && r.env.Fresh(h) == nil {
-			reason := core.ReasonExpired
-			if e.Gen != h.Gen() || e.Epoch != r.env.Epoch() {
-				reason = core.ReasonInvalidated
-			}
-			r.env.Drop(h, e, reason)
-		}
+		r.env.Reclaim(h)
 		r.forgetIfEmpty(h)
 		return true
 	})

@@ -77,7 +77,7 @@ func (s *slot) Receive(ctx actor.Context) {
 			s.reload(ctx)
 		}
 	case *messages.Invalidate, *messages.InvalidateAll:
-		s.dropStale()
+		s.env.Reclaim(s.h)
 		if s.h.Policy.Invalidated(s.h.ID) {
 			s.reload(ctx)
 		}
@@ -284,13 +284,6 @@ func (s *slot) failed(f *flight, err error) {
 	}
 	if e.StaleUntil > e.Deadline {
 		s.env.Publish(s.h, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline}, false)
-	}
-}
-
-// dropStale frees the entry if an invalidation made it unservable.
-func (s *slot) dropStale() {
-	if e := s.h.Entry(); e != nil && s.env.Fresh(s.h) == nil {
-		s.env.Drop(s.h, e, core.ReasonInvalidated)
 	}
 }
 

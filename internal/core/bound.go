@@ -68,46 +68,55 @@ func (env *Env) Reserve(h *Handle) (admitted bool) {
 			}
 			continue
 		}
-		victim, ve := b.victim(env, h)
+		if b.reclaimOne(env, h) {
+			continue // a stale entry made room
+		}
+		victim, ve, score := b.victim(h)
 		if victim == nil {
 			break
 		}
-		if env.Fresh(victim) != nil && b.score(victim) > cand {
+		if score > cand {
 			env.Stats.Rejected.Add(1)
 			return false
 		}
-		reason := ReasonSize
-		if env.Fresh(victim) == nil {
-			reason = ReasonExpired
-			if ve.Gen != victim.Gen() || ve.Epoch != env.Epoch() {
-				reason = ReasonInvalidated
-			}
-		}
-		env.Drop(victim, ve, reason)
+		env.Drop(victim, ve, ReasonSize)
 	}
 	env.Stats.Rejected.Add(1)
 	return false
 }
 
-// victim returns the sampled cached slot (other than h) that deserves least
-// to stay, preferring one that is no longer servable.
-func (b *Bound) victim(env *Env, h *Handle) (victim *Handle, e *Entry) {
-	var best uint32
+// sample calls visit for up to evictionSample cached slots other than h,
+// starting at a random place in the directory, until visit returns false.
+func (b *Bound) sample(h *Handle, visit func(*Handle, *Entry) bool) {
 	seen := 0
 	b.dir.Walk(rand.Uint64(), b.dir.Buckets(), func(c *Handle) bool {
 		ce := c.Entry()
 		if c == h || ce == nil {
 			return true
 		}
-		if env.Fresh(c) == nil {
-			victim, e = c, ce
-			return false
-		}
-		if s := b.score(c); victim == nil || s < best {
-			victim, e, best = c, ce, s
-		}
 		seen++
-		return seen < evictionSample
+		return visit(c, ce) && seen < evictionSample
 	})
-	return victim, e
+}
+
+// reclaimOne frees the first entry of a sample that can no longer be
+// served, if any: stale entries go before any live one.
+func (b *Bound) reclaimOne(env *Env, h *Handle) (freed bool) {
+	b.sample(h, func(c *Handle, _ *Entry) bool {
+		freed = env.Reclaim(c)
+		return !freed
+	})
+	return freed
+}
+
+// victim returns the sampled cached slot (other than h) that deserves least
+// to stay, and its score.
+func (b *Bound) victim(h *Handle) (victim *Handle, e *Entry, score uint32) {
+	b.sample(h, func(c *Handle, ce *Entry) bool {
+		if s := b.score(c); victim == nil || s < score {
+			victim, e, score = c, ce, s
+		}
+		return true
+	})
+	return victim, e, score
 }

@@ -92,19 +92,6 @@ func (d *Directory) CompareAndDelete(h *Handle) bool {
 // Len returns the number of slots. Writer only.
 func (d *Directory) Len() int { return d.count }
 
-// Range calls f for every handle until f returns false. It sees a
-// consistent bucket at a time, not a snapshot of the whole directory.
-func (d *Directory) Range(f func(*Handle) bool) {
-	t := d.table.Load()
-	for i := range t.buckets {
-		for n := t.buckets[i].Load(); n != nil; n = n.next {
-			if !f(n.h) {
-				return
-			}
-		}
-	}
-}
-
 // without returns chain minus the node for id (copying the nodes in front
 // of it) and whether it was there.
 func without(chain *dirNode, hash uint64, id string) (*dirNode, bool) {

@@ -152,5 +152,17 @@ func (env *Env) Drop(h *Handle, e *Entry, reason int) bool {
 	return true
 }
 
-// Unreserve gives back a reservation that was not used.
-func (env *Env) Unreserve() { env.cached.Add(-1) }
+// Reclaim drops h's entry if it can no longer be served, counting it as
+// invalidated or expired, and reports whether it did. The slot actor, the
+// sweeper and the evictor all reclaim through it.
+func (env *Env) Reclaim(h *Handle) bool {
+	e := h.Entry()
+	if e == nil || env.Fresh(h) != nil {
+		return false
+	}
+	reason := ReasonExpired
+	if e.Gen != h.Gen() || e.Epoch != env.Epoch() {
+		reason = ReasonInvalidated
+	}
+	return env.Drop(h, e, reason)
+}
