@@ -544,15 +544,16 @@ func TestResetClearsCacheAndStats(t *testing.T) {
 	assert.EqualValues(t, 2, calls.Load())
 }
 
-// The actor system's own logs reach a caller's logger only from Warn up,
-// and the engine is silent by default (nothing to assert beyond not
-// panicking on a nil-free default).
+// A loader panic is logged as an error to the caller's logger, while the
+// actor system's Info chatter is not.
 func TestLoggerReceivesPanicsButNotChatter(t *testing.T) {
 	var buf syncBuffer
 	e := newEngine(t, WithLogger(newTextLogger(&buf)))
 	_, err := e.Get(context.Background(), "p", func(context.Context, string) (any, error) { panic("kaboom") })
 	require.ErrorIs(t, err, ErrLoaderPanic)
 	require.Eventually(t, func() bool { return e.Stats().SlotRestarts == 1 }, wait, time.Millisecond)
+	assert.Contains(t, buf.String(), "level=ERROR")
+	assert.Contains(t, buf.String(), "kaboom", "a loader panic reaches the caller's logger")
 	assert.NotContains(t, buf.String(), "actor system started", "Info chatter is filtered")
 }
 

@@ -5,6 +5,6 @@ import (
 	"log/slog"
 )
 
-func newTextLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func newTextLogger(w io.Writer) *slog.Logger { // Info and up, as a typical service configures it
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

@@ -214,6 +214,9 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 		answer(f, messages.Result{Err: m.Err})
 		if m.Panic != nil {
 			s.env.Stats.LoaderPanics.Add(1)
+			// protoactor reports the failure only at Info, which callers'
+			// loggers usually drop: a loader bug deserves an error.
+			s.env.Logger.Error("slotcache: loader panicked; restarting the slot", "slot", s.h.ID, "panic", m.Panic)
 			// Fail like the loader did, so the supervisor restarts the slot
 			// from a clean state; the waiters already have their error.
 			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, m.Panic))
