@@ -148,9 +148,12 @@ func (b refreshAhead) OnLoad(_ string, _ any, d Decision) Decision {
 	return d
 }
 
-func (b refreshAhead) validate() error {
-	if !(b.fraction > 0 && b.fraction < 1) {
-		return fmt.Errorf("RefreshAhead: fraction must be in (0, 1), got %v", b.fraction)
+func (b refreshAhead) validate() error { return checkFraction("RefreshAhead", b.fraction) }
+
+// checkFraction reports a fraction parameter outside (0, 1).
+func checkFraction(name string, f float64) error {
+	if !(f > 0 && f < 1) {
+		return fmt.Errorf("%s: fraction must be in (0, 1), got %v", name, f)
 	}
 	return nil
 }
@@ -194,12 +197,7 @@ func (b jitterTTL) OnLoad(_ string, _ any, d Decision) Decision {
 	return d
 }
 
-func (b jitterTTL) validate() error {
-	if !(b.fraction > 0 && b.fraction < 1) {
-		return fmt.Errorf("JitterTTL: fraction must be in (0, 1), got %v", b.fraction)
-	}
-	return nil
-}
+func (b jitterTTL) validate() error { return checkFraction("JitterTTL", b.fraction) }
 
 // Chain combines behaviours: OnLoad runs them in order, each refining the
 // decision of the previous one; OnError keeps serving stale only if all
