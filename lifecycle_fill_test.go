@@ -358,3 +358,21 @@ func TestLifecycleFillLoadsCountsLoaderCallsOnly(t *testing.T) {
 	require.Equal(t, uint64(1), a.Stats().Loads, "a called the loader once")
 	require.Zero(t, b.Stats().Loads, "Stats.Loads counted %d loader calls on an instance that called none (a shared hit)", b.Stats().Loads)
 }
+
+type lfCtxKey struct{}
+
+// Defect 8 with WithFill: the caller's values reach the loader through the
+// fill coordinator too, as leader.
+func TestLifecycleFillLoaderContextKeepsCallerValues(t *testing.T) {
+	srv := redistest.Start(t)
+	es := ftEngines(t, srv, rtChannel(t), 1, FillPolicy{})
+	var got any
+	load := func(ctx context.Context, _ string) (any, error) { got = ctx.Value(lfCtxKey{}); return "v", nil }
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), lfCtxKey{}, "trace-1"), rtWait)
+	defer cancel()
+	v, err := es[0].Get(ctx, "s", load)
+	require.NoError(t, err)
+	require.Equal(t, "v", v)
+	require.Equal(t, uint64(1), es[0].Stats().FillLeaderLoads, "the scenario: the loader ran as fill leader")
+	require.Equal(t, "trace-1", got, "the loader's context lost the caller's values: ctx.Value = %v", got)
+}
