@@ -93,7 +93,7 @@ func configure(cfg config, opts []Option) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, cfg.checkFill()) // needs every option applied
+	errs = append(errs, cfg.checkFill(), cfg.checkStaleness()) // need every option applied
 	return cfg, errors.Join(errs...)
 }
 
@@ -109,6 +109,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 	e.cancel = cancel
 	e.env = core.NewEnv(ctx, system.Root, clock, cfg.ttl, cfg.loadTimeout, cfg.logger)
 	e.env.PassivateAfter = cfg.passivateAfter
+	e.env.SetMaxStaleness(cfg.enforcedStaleness())
 	e.dir = core.NewDirectory()
 	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
 	if cfg.fill != nil { // checkFill made sure there is a client

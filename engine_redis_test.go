@@ -228,7 +228,7 @@ func TestRedisInvalidateReportsFailedPublish(t *testing.T) {
 		proxy := redistest.NewProxy(t, srv.Addr())
 		client := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1})
 		t.Cleanup(func() { _ = client.Close() })
-		e := rtEngine(t, client, rtChannel(t), WithHeartbeat(0), WithPublishTimeout(time.Hour))
+		e := rtEngine(t, client, rtChannel(t), WithHeartbeat(0), WithMaxStaleness(0), WithPublishTimeout(time.Hour))
 		rtReady(t, e)
 		var l rtLoader
 		rtGet(t, e, "x", &l)

@@ -23,6 +23,7 @@ const (
 	DefaultHeartbeat       = time.Second
 	DefaultMaxMessageBytes = 4 << 10
 	DefaultPassivateAfter  = 100 * time.Millisecond
+	DefaultMaxStaleness    = 3 * time.Second
 )
 
 // Option configures an Engine. Options apply in order, so a later one
@@ -46,6 +47,7 @@ type config struct {
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
+	maxStaleness    time.Duration
 }
 
 func defaultConfig() config {
@@ -59,6 +61,7 @@ func defaultConfig() config {
 		heartbeat:       DefaultHeartbeat,
 		maxMessageBytes: DefaultMaxMessageBytes,
 		passivateAfter:  DefaultPassivateAfter,
+		maxStaleness:    DefaultMaxStaleness,
 	}
 }
 

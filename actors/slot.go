@@ -17,6 +17,7 @@ import (
 type flight struct {
 	id         uint64
 	gen, epoch uint64
+	started    int64 // Clock nanoseconds, for core.Entry.Loaded
 	waiters    []*messages.Get
 	stopWatch  func() bool // stops the timeout watch
 	cancel     context.CancelFunc
@@ -175,7 +176,7 @@ func (s *slot) reload(ctx actor.Context) {
 // timeout also answers the waiters, even if the loader ignores its context.
 func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64) *flight {
 	s.h.NextFlight++
-	f := &flight{id: s.h.NextFlight, gen: gen, epoch: epoch}
+	f := &flight{id: s.h.NextFlight, gen: gen, epoch: epoch, started: s.env.Clock.Now()}
 	lctx, cancel := context.WithTimeout(s.env.Ctx, s.env.LoadTimeout)
 	root, self, id := s.env.Root, ctx.Self(), f.id
 	f.cancel = cancel
@@ -229,7 +230,11 @@ func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
 			t.TTL = m.TTL
 		}
 		t = s.h.Policy.Loaded(s.h.ID, m.Value, t)
-		s.cache(core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t))
+		e := core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
+		if e != nil {
+			e.Loaded = f.started
+		}
+		s.cache(e)
 	}
 	// Waiters asked before any invalidation that overtook the load, so the
 	// value answers them even when it is not cached.
@@ -286,7 +291,7 @@ func (s *slot) failed(f *flight, err error) {
 		return
 	}
 	if e.StaleUntil > e.Deadline {
-		s.env.Publish(s.h, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline}, false)
+		s.env.Publish(s.h, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline, Loaded: e.Loaded}, false)
 	}
 }
 

@@ -35,7 +35,8 @@ const poll = 5 * time.Millisecond
 // recorder is the engine side of a bridge, as a test double: it records
 // every call in order. Redis stays real.
 type recorder struct {
-	events chan string
+	events    chan string
+	watermark atomic.Pointer[time.Time] // the latest, kept apart from events
 }
 
 func newRecorder() *recorder { return &recorder{events: make(chan string, 4096)} }
@@ -44,6 +45,7 @@ func (r *recorder) Invalidate(slotID string) { r.events <- "inv:" + slotID }
 func (r *recorder) InvalidateAll()           { r.events <- "all" }
 func (r *recorder) Resync()                  { r.events <- "resync" }
 func (r *recorder) Filled(slotID string)     { r.events <- "filled:" + slotID }
+func (r *recorder) Watermark(sent time.Time) { r.watermark.Store(&sent) }
 
 // next returns the next recorded call, failing the test if none comes.
 func (r *recorder) next(t *testing.T) string {
@@ -394,10 +396,11 @@ func TestSubscriptionsCountedAfterResync(t *testing.T) {
 
 type funcHandler struct{ resync func() }
 
-func (h *funcHandler) Invalidate(string) {}
-func (h *funcHandler) InvalidateAll()    {}
-func (h *funcHandler) Resync()           { h.resync() }
-func (h *funcHandler) Filled(string)     {}
+func (h *funcHandler) Invalidate(string)   {}
+func (h *funcHandler) InvalidateAll()      {}
+func (h *funcHandler) Resync()             { h.resync() }
+func (h *funcHandler) Filled(string)       {}
+func (h *funcHandler) Watermark(time.Time) {}
 
 // TestHeartbeatDetectsHalfOpen freezes the bridge's connections in a proxy:
 // the sockets stay open and nothing errors, so only the missing heartbeat

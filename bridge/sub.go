@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Sub is one invalidation channel on a bridge's subscription and the engine
@@ -16,6 +17,7 @@ type Sub struct {
 	stats     counters
 	ready     chan struct{}
 	readyOnce sync.Once
+	session   atomic.Uint64 // the bridge session that last confirmed the channel
 }
 
 func newSub(b *Bridge, channel string, h Handler) *Sub {
@@ -33,10 +35,12 @@ func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 	}
 	s := newSub(b, channel, h)
 	b.subs[channel] = s
-	if b.ps != nil {
-		// Added to the live subscription; a failure shows up as a broken
-		// session, whose successor subscribes every attached channel.
-		_ = b.ps.Subscribe(b.ctx, channel)
+	if ps := b.ps; ps != nil {
+		// Added to the live subscription off this goroutine: PubSub's own
+		// lock may be held by a dial to a frozen Redis. A failure shows up
+		// as a broken session, whose successor subscribes every attached
+		// channel; no live session means the next one will.
+		b.goLocked(func() { _ = ps.Subscribe(b.ctx, channel) })
 	}
 	return s, nil
 }
@@ -51,8 +55,8 @@ func (s *Sub) Detach() {
 		return
 	}
 	delete(b.subs, s.channel)
-	if b.ps != nil {
-		_ = b.ps.Unsubscribe(b.ctx, s.channel)
+	if ps := b.ps; ps != nil {
+		b.goLocked(func() { _ = ps.Unsubscribe(b.ctx, s.channel) })
 	}
 }
 

@@ -25,6 +25,9 @@ type Entry struct {
 	Soft       int64
 	Deadline   int64
 	StaleUntil int64
+	// Loaded is when the load that produced Value started, for the
+	// staleness bound (see staleness.go).
+	Loaded int64
 
 	refreshing atomic.Bool
 }
