@@ -24,9 +24,10 @@ type Proxy struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loop and connection handlers
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[*proxyConn]struct{}
+	mu          sync.Mutex
+	closed      bool
+	partitioned bool // Partition: new connections are frozen too
+	conns       map[*proxyConn]struct{}
 }
 
 // NewProxy starts a proxy on a random loopback port that forwards every
@@ -66,6 +67,24 @@ func (p *Proxy) Freeze() {
 	for _, c := range p.snapshot() {
 		c.freeze()
 	}
+}
+
+// Partition freezes every connection, those that exist now and those
+// accepted later, until Heal: a partition that lasts, which redialing does
+// not cure (a client still connects, and then hears nothing).
+func (p *Proxy) Partition() {
+	p.mu.Lock()
+	p.partitioned = true
+	p.mu.Unlock()
+	p.Freeze()
+}
+
+// Heal ends a Partition, unfreezing every connection.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.partitioned = false
+	p.mu.Unlock()
+	p.Unfreeze()
 }
 
 // Unfreeze resumes forwarding on frozen connections, delivering any bytes
@@ -134,6 +153,9 @@ func (p *Proxy) acceptLoop() {
 		// still applies to it. wg.Add happens while the accept loop holds
 		// its own count, which makes it safe against a concurrent Wait.
 		p.conns[c] = struct{}{}
+		if p.partitioned {
+			c.freeze()
+		}
 		p.wg.Add(1)
 		p.mu.Unlock()
 		go p.handle(c)

@@ -1,0 +1,220 @@
+package slotcache
+
+// A history checker for the staleness bound (WithMaxStaleness): three
+// instances read and write a shared source while Redis suffers a fault, and
+// no read may return a value older than the bound allows.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
+)
+
+// Test settings: a bound of a few heartbeats, milliseconds long, so that a
+// fault run lasts about a second.
+const (
+	hsHeartbeat  = 50 * time.Millisecond
+	hsStaleness  = 200 * time.Millisecond
+	hsSlots      = 4
+	hsInstances  = 3
+	hsRun        = 1200 * time.Millisecond
+	hsFaultAfter = 300 * time.Millisecond
+)
+
+// hsSource is the system of record: a version per slot that writers bump.
+type hsSource struct{ v [hsSlots]atomic.Int64 }
+
+func (s *hsSource) load(_ context.Context, slotID string) (any, error) {
+	var i int
+	_, _ = fmt.Sscanf(slotID, "s%d", &i)
+	return s.v[i].Load(), nil
+}
+
+// hsWrite is a write whose Invalidate returned without error at done: from
+// done+bound on, no read may return a version below version.
+type hsWrite struct {
+	slot    int
+	version int64
+	done    time.Time
+}
+
+// hsRead is a Get that started at start on instance inst and returned
+// version.
+type hsRead struct {
+	inst, slot int
+	version    int64
+	start      time.Time
+}
+
+// hsHistory runs readers on every engine and one writer over all of them
+// for hsRun, calling fault once after hsFaultAfter, and returns what
+// happened.
+func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRead) {
+	t.Helper()
+	src := &hsSource{}
+	var (
+		mu     sync.Mutex
+		writes []hsWrite
+		reads  []hsRead
+		wg     sync.WaitGroup
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), hsRun)
+	defer cancel()
+	for i, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				slot := rand.N(hsSlots)
+				start := time.Now()
+				v, err := e.Get(context.Background(), fmt.Sprintf("s%d", slot), src.load)
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				reads = append(reads, hsRead{inst: i, slot: slot, version: v.(int64), start: start})
+				mu.Unlock()
+				time.Sleep(time.Millisecond) // a request rate, not a wait for anything
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			slot := rand.N(hsSlots)
+			version := src.v[slot].Add(1)
+			e := engines[rand.N(len(engines))]
+			if err := e.Invalidate(context.Background(), fmt.Sprintf("s%d", slot)); err == nil {
+				mu.Lock()
+				writes = append(writes, hsWrite{slot: slot, version: version, done: time.Now()})
+				mu.Unlock()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	t0 := time.NewTimer(hsFaultAfter)
+	select {
+	case <-t0.C:
+		fault()
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	return writes, reads
+}
+
+// hsViolations returns the reads that returned a version older than a write
+// that returned more than bound before the read started.
+func hsViolations(writes []hsWrite, reads []hsRead, bound time.Duration) []string {
+	var bad []string
+	for _, r := range reads {
+		for _, w := range writes {
+			if w.slot == r.slot && w.version > r.version && r.start.Sub(w.done) > bound {
+				bad = append(bad, fmt.Sprintf("instance %d read s%d version %d, %v after version %d was invalidated",
+					r.inst, r.slot, r.version, r.start.Sub(w.done), w.version))
+				break
+			}
+		}
+	}
+	return bad
+}
+
+// hsEngines starts one engine per client with the test bound.
+func hsEngines(t *testing.T, channel string, clients []redis.UniversalClient, bound time.Duration) []*Engine {
+	t.Helper()
+	engines := make([]*Engine, len(clients))
+	for i, c := range clients {
+		engines[i] = rtEngine(t, c, channel,
+			WithHeartbeat(hsHeartbeat), WithMaxStaleness(bound),
+			WithPublishTimeout(100*time.Millisecond))
+	}
+	return engines
+}
+
+// shortClient returns a client with timeouts short enough for fault tests.
+func shortClient(t *testing.T, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr: addr, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
+		MaxRetries: -1,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestStalenessBoundUnderFaults runs the history under each fault that Redis
+// or the network can inflict, and checks that no read violates the bound.
+func TestStalenessBoundUnderFaults(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault func(srv *redistest.Server, proxy *redistest.Proxy)
+		down  bool // Redis is down when the engines start
+	}{
+		{name: "restart", fault: func(srv *redistest.Server, _ *redistest.Proxy) { srv.Restart() }},
+		{name: "client kill pubsub", fault: func(srv *redistest.Server, _ *redistest.Proxy) { srv.KillPubSubClients() }},
+		{name: "half-open", fault: func(_ *redistest.Server, proxy *redistest.Proxy) {
+			proxy.Partition()
+			time.AfterFunc(hsRun/2, proxy.Heal) // still partitioned for several bounds
+		}},
+		{name: "client pause", fault: func(srv *redistest.Server, _ *redistest.Proxy) {
+			c := srv.Client(t)
+			require.NoError(t, c.Do(context.Background(), "CLIENT", "PAUSE", "400", "ALL").Err())
+		}},
+		{name: "down at start", down: true, fault: func(srv *redistest.Server, _ *redistest.Proxy) { srv.Restart() }},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			proxy := redistest.NewProxy(t, srv.Addr())
+			clients := []redis.UniversalClient{shortClient(t, proxy.Addr())}
+			for range hsInstances - 1 {
+				clients = append(clients, shortClient(t, srv.Addr()))
+			}
+			if f.down {
+				srv.Kill()
+			}
+			engines := hsEngines(t, rtChannel(t), clients, hsStaleness)
+			if !f.down {
+				for _, e := range engines {
+					rtReady(t, e)
+				}
+			}
+			writes, reads := hsHistory(t, engines, func() { f.fault(srv, proxy) })
+			require.NotEmpty(t, writes, "no invalidation was published")
+			require.NotEmpty(t, reads)
+			bad := hsViolations(writes, reads, hsStaleness)
+			require.Empty(t, bad, "%d of %d reads violate the bound", len(bad), len(reads))
+		})
+	}
+}
+
+// TestStalenessHistoryCatchesTTLOnly is the control for the test above: the
+// same partition without the bound (WithMaxStaleness(0), TTL only) must show
+// violations, or the checker proves nothing.
+func TestStalenessHistoryCatchesTTLOnly(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	clients := []redis.UniversalClient{shortClient(t, proxy.Addr())}
+	for range hsInstances - 1 {
+		clients = append(clients, shortClient(t, srv.Addr()))
+	}
+	engines := hsEngines(t, rtChannel(t), clients, 0)
+	for _, e := range engines {
+		rtReady(t, e)
+	}
+	writes, reads := hsHistory(t, engines, func() {
+		proxy.Partition()
+		t.Cleanup(proxy.Heal)
+	})
+	require.NotEmpty(t, hsViolations(writes, reads, hsStaleness), "a partition without the bound served nothing stale")
+}
+
