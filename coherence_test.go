@@ -218,3 +218,30 @@ func TestStalenessHistoryCatchesTTLOnly(t *testing.T) {
 	require.NotEmpty(t, hsViolations(writes, reads, hsStaleness), "a partition without the bound served nothing stale")
 }
 
+// TestQueuedInvalidationArrivesAfterOutage takes Redis away from the
+// writer only: its Invalidate returns promptly with ErrQueued, and the
+// reader, which still hears Redis and so keeps its value, drops it once
+// the writer's Redis is back.
+func TestQueuedInvalidationArrivesAfterOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	ch := rtChannel(t)
+	writer := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	rtReady(t, writer)
+	rtReady(t, reader)
+	var l rtLoader
+	rtGet(t, reader, "x", &l)
+
+	proxy.Down()
+	err := rtWithin(t, "Invalidate", func() error { return writer.Invalidate(context.Background(), "x") })
+	require.ErrorIs(t, err, ErrQueued)
+	require.Equal(t, uint64(1), writer.Stats().OutboxQueued)
+	require.True(t, reader.Cached("x"), "nothing reached the reader while the writer's Redis was away")
+
+	proxy.Up()
+	require.Eventually(t, func() bool { return !reader.Cached("x") }, rtWait, rtPoll,
+		"the queued invalidation never arrived")
+	require.Equal(t, uint64(1), writer.Stats().OutboxRetried)
+	require.Zero(t, writer.Stats().OutboxSize)
+}

@@ -141,6 +141,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 		})
 		e.sub = e.bridge.Primary()
 	}
+	e.prepareSub() // see outbox.go
 	return e
 }
 
@@ -265,18 +266,7 @@ func (e *Engine) InvalidateAll(ctx context.Context) error {
 // coordination is on, so that nobody refills from it, then publishes. Both
 // are attempted; the error reports what failed.
 func (e *Engine) broadcast(ctx context.Context, slotID string) error {
-	var errs []error
-	if e.env.Filler != nil {
-		if err := e.env.Filler.Drop(ctx, slotID); err != nil {
-			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
-		}
-	}
-	if e.sub != nil {
-		if err := e.sub.Publish(ctx, slotID); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return e.publishInvalidation(ctx, slotID) // see outbox.go
 }
 
 // invalidateLocal bumps the slot's generation, which readers see at once,

@@ -208,12 +208,16 @@ func TestRedisInvalidateReportsFailedPublish(t *testing.T) {
 		require.False(t, e.Cached("x"), "the local drop must happen even though the publish failed")
 		require.True(t, e.Cached("y"))
 
+		require.ErrorIs(t, err, ErrQueued)
+
 		err = rtWithin(t, "InvalidateAll", func() error { return e.InvalidateAll(context.Background()) })
-		require.Error(t, err)
+		require.ErrorIs(t, err, ErrQueued)
 		require.False(t, e.Cached("y"))
 
 		st := e.Stats()
-		require.Equal(t, uint64(2), st.PublishErrors)
+		// The second one queued behind the first without trying Redis.
+		require.Equal(t, uint64(1), st.PublishErrors)
+		require.Equal(t, uint64(2), st.OutboxQueued)
 		require.Equal(t, uint64(2), st.Invalidations)
 
 		// The engine keeps working locally.
@@ -247,6 +251,7 @@ func TestRedisInvalidateReportsFailedPublish(t *testing.T) {
 			proxy.CutAll()
 		}
 		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.ErrorIs(t, err, ErrQueued)
 		require.False(t, e.Cached("x"))
 		require.Equal(t, uint64(1), e.Stats().PublishErrors)
 	})

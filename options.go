@@ -19,7 +19,7 @@ const (
 	DefaultTTL             = 60 * time.Second
 	DefaultChannel         = "slotcache:invalidate"
 	DefaultLoadTimeout     = 30 * time.Second
-	DefaultPublishTimeout  = 2 * time.Second
+	DefaultPublishTimeout  = 250 * time.Millisecond
 	DefaultHeartbeat       = time.Second
 	DefaultMaxMessageBytes = 4 << 10
 	DefaultPassivateAfter  = 100 * time.Millisecond
@@ -145,7 +145,10 @@ func WithLoadTimeout(d time.Duration) Option {
 }
 
 // WithPublishTimeout bounds how long Invalidate and InvalidateAll wait for
-// Redis before reporting a failed publish (default 2 s).
+// Redis to take their publish (default 250 ms). Past it they return an
+// error wrapping ErrQueued: the invalidation waits in the engine's outbox
+// and is published as soon as Redis answers again, so a write never blocks
+// for long on a Redis outage, and its invalidation is not lost.
 func WithPublishTimeout(d time.Duration) Option {
 	return func(c *config) error { c.publishTimeout = d; return positive("WithPublishTimeout", d) }
 }

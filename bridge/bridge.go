@@ -49,6 +49,10 @@ type Config struct {
 	MaxMessageBytes int
 	// BackoffMin and BackoffMax bound the wait between reconnection attempts.
 	BackoffMin, BackoffMax time.Duration
+	// OutboxMax bounds the invalidations queued per channel while Redis
+	// does not take them (see Sub.Publish); past it they fold into one
+	// invalidation of every slot. Zero means DefaultOutboxMax.
+	OutboxMax int
 	// CloseTimeout bounds Close. A goroutine stuck in a Redis call that
 	// ignores its context (a dial or HELLO to a frozen server, with the
 	// client's ReadTimeout -1 or ContextTimeoutEnabled off) is left to end
@@ -84,6 +88,9 @@ type Bridge struct {
 func Start(cfg Config) *Bridge {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OutboxMax <= 0 {
+		cfg.OutboxMax = DefaultOutboxMax
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = time.Second

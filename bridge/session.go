@@ -161,6 +161,7 @@ func (s *Sub) subscribed(n uint64) {
 	s.session.Store(n)
 	count := s.stats.subscriptions.Add(1)
 	s.readyOnce.Do(func() { close(s.ready) })
+	s.signalBack()
 	b.failing.Store(false)
 	if count == 1 {
 		b.cfg.Logger.Debug("slotcache: subscribed", "channel", s.channel)

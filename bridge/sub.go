@@ -18,7 +18,18 @@ type Sub struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	session   atomic.Uint64 // the bridge session that last confirmed the channel
+	out       outbox
+	prepare   func(ctx context.Context, slotID string) error // SetPrepare; nil: none
+	backMu    sync.Mutex
+	backCh    chan struct{} // closed at the next confirmation; see back
 }
+
+// SetPrepare makes f run before every publish of an invalidation on s,
+// first or from the outbox; when f fails, the invalidation is queued as if
+// the publish had failed. The engine drops the shared fill copy there
+// (WithFill), which must be gone before any other instance hears of the
+// invalidation and reloads. Call it before the first Publish.
+func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
 func newSub(b *Bridge, channel string, h Handler) *Sub {
 	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{})}
@@ -88,14 +99,34 @@ func (s *Sub) Bridge() *Bridge { return s.b }
 func (s *Sub) Ready() <-chan struct{} { return s.ready }
 
 // Publish broadcasts an invalidation of slotID (All for every slot) on this
-// channel, waiting at most the publish timeout.
+// channel, waiting at most the publish timeout. An invalidation that Redis
+// does not take in time is never dropped: it goes to the channel's outbox,
+// published as soon as Redis answers again, and the error wraps ErrQueued.
+// While older invalidations wait there, a new one queues behind them, so
+// that they go first.
 func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	b := s.b
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("slotcache: publish invalidation of %q to %q: bridge closed: %w", slotID, s.channel, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	if err := b.publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)); err != nil {
+	if s.out.pending() {
+		return s.enqueue(ctx, slotID, nil)
+	}
+	if err := s.publishNow(ctx, slotID); err != nil {
 		s.stats.publishErrors.Add(1)
-		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, s.channel, err)
+		return s.enqueue(ctx, slotID, err)
 	}
 	return nil
+}
+
+// publishNow prepares and publishes one invalidation.
+func (s *Sub) publishNow(ctx context.Context, slotID string) error {
+	if s.prepare != nil {
+		if err := s.prepare(ctx, slotID); err != nil {
+			return err
+		}
+	}
+	return s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
 }

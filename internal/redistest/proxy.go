@@ -27,6 +27,7 @@ type Proxy struct {
 	mu          sync.Mutex
 	closed      bool
 	partitioned bool // Partition: new connections are frozen too
+	down        bool // Down: new connections are closed at once
 	conns       map[*proxyConn]struct{}
 }
 
@@ -77,6 +78,23 @@ func (p *Proxy) Partition() {
 	p.partitioned = true
 	p.mu.Unlock()
 	p.Freeze()
+}
+
+// Down cuts every connection and closes new ones as soon as they are
+// accepted, until Up: Redis is gone for the proxy's clients (they see
+// resets and EOFs, not silence) while it stays up for everyone else.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
+	p.CutAll()
+}
+
+// Up ends Down: new connections are forwarded again.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
 }
 
 // Heal ends a Partition, unfreezing every connection.
@@ -148,6 +166,11 @@ func (p *Proxy) acceptLoop() {
 			p.mu.Unlock()
 			c.close()
 			return
+		}
+		if p.down {
+			p.mu.Unlock()
+			c.close()
+			continue
 		}
 		// Registered before dialing so a Freeze or CutAll issued meanwhile
 		// still applies to it. wg.Add happens while the accept loop holds
