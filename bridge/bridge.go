@@ -80,6 +80,7 @@ type Bridge struct {
 
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
+	acks map[string]*Sub // their ack channels (see confirm.go)
 	ps   *redis.PubSub   // the live session's, nil between sessions
 }
 
@@ -108,6 +109,7 @@ func Start(cfg Config) *Bridge {
 	}
 	b.primary = newSub(b, cfg.Channel, cfg.Handler)
 	b.subs = map[string]*Sub{cfg.Channel: b.primary}
+	b.acks = map[string]*Sub{b.primary.ack: b.primary}
 	b.wg.Add(1)
 	go b.run()
 	return b

@@ -76,6 +76,8 @@ func (b *Bridge) session() (confirmed bool) {
 			}
 			if s := b.sub(m.Channel); s != nil {
 				s.apply(m.Payload)
+			} else if s := b.ackSub(m.Channel); s != nil {
+				s.applyAck(m.Payload)
 			}
 		}
 	}
@@ -87,7 +89,7 @@ func (b *Bridge) channels() []string {
 	defer b.mu.Unlock()
 	channels := []string{b.hbChannel}
 	for ch := range b.subs {
-		channels = append(channels, ch)
+		channels = append(channels, ch, ackChannel(ch, b.cfg.Origin))
 	}
 	return channels
 }
@@ -105,7 +107,7 @@ func (b *Bridge) adopt(ps *redis.PubSub, channels []string) bool {
 	var missing []string
 	for ch := range b.subs {
 		if !contains(channels, ch) {
-			missing = append(missing, ch)
+			missing = append(missing, ch, ackChannel(ch, b.cfg.Origin))
 		}
 	}
 	b.mu.Unlock()
@@ -206,15 +208,27 @@ func (s *Sub) apply(payload string) {
 		b.cfg.Logger.Debug("slotcache: ignored message", "channel", s.channel, "err", err)
 	case n.Origin == b.cfg.Origin:
 		s.stats.echoes.Add(1)
+		if n.Confirm != "" {
+			s.confirms.answered(n.Confirm, n.Origin) // the writer's own answer
+		}
 	case slotID == "":
 		s.stats.filled.Add(1)
 		s.h.Filled(n.Filled)
 	case slotID == All:
 		s.stats.applied.Add(1)
 		s.h.InvalidateAll()
+		s.confirm(n)
 	default:
 		s.stats.applied.Add(1)
 		s.h.Invalidate(slotID)
+		s.confirm(n)
+	}
+}
+
+// confirm answers n if its writer asked for it; the handler has applied it.
+func (s *Sub) confirm(n Notice) {
+	if n.Confirm != "" && n.Origin != "" {
+		s.answer(n.Confirm, n.Origin)
 	}
 }
 

@@ -22,6 +22,8 @@ type Sub struct {
 	prepare   func(ctx context.Context, slotID string) error // SetPrepare; nil: none
 	backMu    sync.Mutex
 	backCh    chan struct{} // closed at the next confirmation; see back
+	ack       string        // the channel where other instances answer confirmed invalidations
+	confirms  confirms
 }
 
 // SetPrepare makes f run before every publish of an invalidation on s,
@@ -32,7 +34,7 @@ type Sub struct {
 func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
 func newSub(b *Bridge, channel string, h Handler) *Sub {
-	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{})}
+	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin)}
 }
 
 // Attach adds channel to the bridge's subscription, with h hearing what
@@ -41,17 +43,18 @@ func newSub(b *Bridge, channel string, h Handler) *Sub {
 func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if channel == b.hbChannel || b.subs[channel] != nil {
+	if channel == b.hbChannel || b.subs[channel] != nil || b.acks[channel] != nil {
 		return nil, fmt.Errorf("slotcache: channel %q is already subscribed", channel)
 	}
 	s := newSub(b, channel, h)
 	b.subs[channel] = s
+	b.acks[s.ack] = s
 	if ps := b.ps; ps != nil {
 		// Added to the live subscription off this goroutine: PubSub's own
 		// lock may be held by a dial to a frozen Redis. A failure shows up
 		// as a broken session, whose successor subscribes every attached
 		// channel; no live session means the next one will.
-		b.goLocked(func() { _ = ps.Subscribe(b.ctx, channel) })
+		b.goLocked(func() { _ = ps.Subscribe(b.ctx, channel, s.ack) })
 	}
 	return s, nil
 }
@@ -66,8 +69,9 @@ func (s *Sub) Detach() {
 		return
 	}
 	delete(b.subs, s.channel)
+	delete(b.acks, s.ack)
 	if ps := b.ps; ps != nil {
-		b.goLocked(func() { _ = ps.Unsubscribe(b.ctx, s.channel) })
+		b.goLocked(func() { _ = ps.Unsubscribe(b.ctx, s.channel, s.ack) })
 	}
 }
 
@@ -76,6 +80,13 @@ func (b *Bridge) sub(channel string) *Sub {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.subs[channel]
+}
+
+// ackSub returns the Sub whose ack channel is channel, or nil.
+func (b *Bridge) ackSub(channel string) *Sub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.acks[channel]
 }
 
 // each calls f for every attached Sub.

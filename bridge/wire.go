@@ -56,6 +56,9 @@ type Notice struct {
 	SlotID string
 	Filled string
 	Origin string
+	// Confirm, when set, asks the receivers to answer once applied (see
+	// Sub.PublishConfirmed).
+	Confirm string
 }
 
 // Decode parses an invalidation: a channel message that DecodeNotice
@@ -115,6 +118,11 @@ func DecodeNotice(payload string, maxBytes int) (Notice, error) {
 	}
 	if n.Origin, err = field("_origin"); err != nil {
 		return Notice{}, err
+	}
+	if n.SlotID != "" {
+		if n.Confirm, err = field("confirm"); err != nil {
+			return Notice{}, err
+		}
 	}
 	return n, nil
 }
