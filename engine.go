@@ -102,8 +102,7 @@ func configure(cfg config, opts []Option) (config, error) {
 func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Engine) *Engine {
 	e := &Engine{cfg: cfg, client: cfg.redis, system: system, parent: parent}
 	if cfg.redisURL != "" { // checked by FromEnv
-		ropts, _ := redis.ParseURL(cfg.redisURL)
-		e.client, e.owned = redis.NewClient(ropts), true
+		e.client, e.owned = cfg.dialRedis(), true // see fromenv.go
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -138,6 +137,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 			BackoffMin:      50 * time.Millisecond,
 			BackoffMax:      5 * time.Second,
 			Logger:          cfg.logger,
+			Sentinel:        cfg.sentinelWatch(), // see fromenv.go
 		})
 		e.sub = e.bridge.Primary()
 	}

@@ -35,6 +35,7 @@ type config struct {
 	ttl             time.Duration
 	redis           redis.UniversalClient
 	redisURL        string // from FromEnv: New dials it and closes it at Close
+	redisKind       redisKind
 	channel         string
 	origin          string
 	logger          *slog.Logger
@@ -180,16 +181,26 @@ func WithMaxMessageBytes(n int) Option {
 }
 
 // FromEnv configures the engine from the environment, so deployments can
-// tune it without a code change: REDIS_URL (a redis:// or rediss:// URL; the
-// engine dials it and closes the client at Close) and SLOTCACHE_TTL_MS.
-// Unset variables leave the configuration as it is.
+// tune it without a code change. Unset variables leave the configuration as
+// it is.
+//
+//   - REDIS_URL: a single server, redis://host:port/db (or rediss://), as
+//     redis.ParseURL reads it; or Sentinel, when it has a master_name
+//     parameter, as redis.ParseFailoverURL reads it: host and addr=
+//     parameters are the sentinels, e.g.
+//     redis://s1:26379/0?master_name=mymaster&addr=s2:26379&addr=s3:26379.
+//     With Sentinel the engine also listens for the sentinels'
+//     +switch-master and moves its subscription to the new primary at once.
+//   - REDIS_CLUSTER_URL: a Redis Cluster, as redis.ParseClusterURL reads
+//     it: host and addr= parameters are seed nodes, e.g.
+//     redis://n1:7000?addr=n2:7000&addr=n3:7000. Set at most one of the two.
+//   - SLOTCACHE_TTL_MS: the TTL in milliseconds.
+//
+// The engine dials what it finds and closes the client at Close.
 func FromEnv() Option {
 	return func(c *config) error {
-		if url := os.Getenv("REDIS_URL"); url != "" {
-			if _, err := redis.ParseURL(url); err != nil {
-				return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
-			}
-			c.redis, c.redisURL = nil, url
+		if err := c.redisFromEnv(os.Getenv("REDIS_URL"), os.Getenv("REDIS_CLUSTER_URL")); err != nil {
+			return err
 		}
 		if s := os.Getenv("SLOTCACHE_TTL_MS"); s != "" {
 			ms, err := strconv.ParseInt(s, 10, 64)

@@ -53,6 +53,9 @@ type Config struct {
 	// does not take them (see Sub.Publish); past it they fold into one
 	// invalidation of every slot. Zero means DefaultOutboxMax.
 	OutboxMax int
+	// Sentinel, when set, makes the bridge listen to the sentinels for a
+	// failover of its primary and resubscribe at once (see SentinelWatch).
+	Sentinel *SentinelWatch
 	// CloseTimeout bounds Close. A goroutine stuck in a Redis call that
 	// ignores its context (a dial or HELLO to a frozen server, with the
 	// client's ReadTimeout -1 or ContextTimeoutEnabled off) is left to end
@@ -74,9 +77,11 @@ type Bridge struct {
 	hbPending atomic.Bool  // a heartbeat publish is in flight
 	primary   *Sub         // Config.Channel
 
-	sessions   atomic.Uint64              // numbers sessions, for Sub.session
-	lossReason atomic.Pointer[lossReason] // why the last session ended
-	failing    atomic.Bool                // the outage is logged already
+	sessions   atomic.Uint64                // numbers sessions, for Sub.session
+	lossReason atomic.Pointer[lossReason]   // why the last session ended
+	failing    atomic.Bool                  // the outage is logged already
+	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why
+	stats      struct{ switches atomic.Uint64 }
 
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
@@ -112,6 +117,10 @@ func Start(cfg Config) *Bridge {
 	b.acks = map[string]*Sub{b.primary.ack: b.primary}
 	b.wg.Add(1)
 	go b.run()
+	if w := cfg.Sentinel; w != nil && len(w.Addrs) > 0 {
+		b.wg.Add(1)
+		go b.watchSentinels(w)
+	}
 	return b
 }
 

@@ -54,7 +54,7 @@ func (b *Bridge) session() (confirmed bool) {
 	for {
 		msg, err := ps.Receive(b.ctx)
 		if err != nil {
-			if b.ctx.Err() == nil && !killed.Load() {
+			if b.ctx.Err() == nil && !killed.Load() && b.switching.Load() != ps {
 				b.lost(confirmed, err)
 			}
 			return confirmed

@@ -31,6 +31,9 @@ type Stats struct {
 	Dropped uint64
 	// OutboxSize is the number of invalidations queued right now.
 	OutboxSize uint64
+	// SentinelSwitches counts primaries switched by the sentinels, as the
+	// bridge heard them (Config.Sentinel); shared by the bridge's channels.
+	SentinelSwitches uint64
 }
 
 type counters struct {
@@ -59,6 +62,8 @@ func (s *Sub) Stats() Stats {
 		Retried:         c.retried.Load(),
 		Dropped:         c.dropped.Load(),
 		OutboxSize:      uint64(s.out.size()),
+
+		SentinelSwitches: s.b.stats.switches.Load(),
 	}
 }
 
