@@ -55,8 +55,9 @@ type hsRead struct {
 	start      time.Time
 }
 
-// hsHistory runs readers on every engine and one writer over all of them
-// for hsRun, calling fault once after hsFaultAfter, and returns what
+// hsHistory runs readers on every engine and one writer over all of them,
+// calls fault once after hsFaultAfter, and goes on until hsRun has passed
+// and fault has returned for hsRun-hsFaultAfter, then returns what
 // happened.
 func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRead) {
 	t.Helper()
@@ -67,7 +68,7 @@ func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRe
 		reads  []hsRead
 		wg     sync.WaitGroup
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), hsRun)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i, e := range engines {
 		wg.Add(1)
@@ -102,12 +103,10 @@ func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRe
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	t0 := time.NewTimer(hsFaultAfter)
-	select {
-	case <-t0.C:
-		fault()
-	case <-ctx.Done():
-	}
+	time.Sleep(hsFaultAfter) // the workload runs without a fault first
+	fault()
+	time.Sleep(hsRun - hsFaultAfter) // and goes on after it
+	cancel()
 	wg.Wait()
 	return writes, reads
 }
@@ -195,6 +194,27 @@ func TestStalenessBoundUnderFaults(t *testing.T) {
 			require.Empty(t, bad, "%d of %d reads violate the bound", len(bad), len(reads))
 		})
 	}
+}
+
+// TestStalenessBoundSentinelFailover runs the history across a Sentinel
+// failover, the engines configured by FromEnv.
+func TestStalenessBoundSentinelFailover(t *testing.T) {
+	primary := redistest.Start(t)
+	redistest.StartReplica(t, primary)
+	ss := redistest.StartSentinels(t, primary, 1, 3)
+	t.Setenv("REDIS_URL", ss.URL())
+	t.Setenv("REDIS_CLUSTER_URL", "")
+	ch := rtChannel(t)
+	var engines []*Engine
+	for range hsInstances {
+		engines = append(engines, envEngine(t, ch, WithHeartbeat(hsHeartbeat), WithMaxStaleness(hsStaleness),
+			WithPublishTimeout(100*time.Millisecond)))
+	}
+	writes, reads := hsHistory(t, engines, func() { ss.Failover(t, primary.Addr()) })
+	require.NotEmpty(t, writes)
+	bad := hsViolations(writes, reads, hsStaleness)
+	require.Empty(t, bad, "%d of %d reads violate the bound", len(bad), len(reads))
+	require.NotZero(t, engines[0].sub.Stats().SentinelSwitches)
 }
 
 // TestStalenessHistoryCatchesTTLOnly is the control for the test above: the
@@ -315,4 +335,45 @@ func BenchmarkInvalidate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestNeverWaitsOnStoppedRedis stops Redis (SIGSTOP) under a client that
+// waits forever (ReadTimeout -1, no ContextTimeoutEnabled): New, Cache,
+// Invalidate and Close must return anyway, Redis stopped before New or
+// after the engine subscribed.
+func TestNeverWaitsOnStoppedRedis(t *testing.T) {
+	for _, when := range []string{"before New", "after subscribing"} {
+		t.Run(when, func(t *testing.T) {
+			srv := redistest.Start(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: -1, WriteTimeout: -1})
+			t.Cleanup(func() { _ = client.Close() })
+			t.Cleanup(srv.Kill) // runs first: releases every call still blocked on it
+			if when == "before New" {
+				srv.Stop()
+			}
+			var e *Engine
+			rtWithin(t, "New", func() (err error) {
+				e, err = New(WithRedis(client), WithChannel(rtChannel(t)), WithHeartbeat(20*time.Millisecond), WithMaxStaleness(100*time.Millisecond))
+				return err
+			})
+			if when == "after subscribing" {
+				rtReady(t, e)
+				srv.Stop()
+				require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll)
+			}
+			var l rtLoader
+			rtGet(t, e, "x", &l) // the engine serves locally meanwhile
+			rtWithin(t, "Cache", func() error {
+				c, err := e.Cache("named")
+				if err == nil {
+					_, err = c.Get(context.Background(), "y", l.load)
+				}
+				return err
+			})
+			err := rtWithin(t, "Invalidate", func() error { return e.Invalidate(context.Background(), "x") })
+			require.ErrorIs(t, err, ErrQueued)
+			require.NoError(t, rtWithin(t, "Close", e.Close))
+			require.Equal(t, uint64(1), e.Stats().OutboxDropped, "the queued invalidation is counted as dropped at Close")
+		})
+	}
 }
