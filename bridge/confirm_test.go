@@ -55,3 +55,12 @@ func TestPublishConfirmedWaitsForEveryInstance(t *testing.T) {
 	require.ErrorIs(t, err, bridge.ErrUnconfirmed)
 	require.ErrorContains(t, err, "1 of 4 subscribers did not answer")
 }
+
+// TestDecodeConfirm checks the optional confirm field of an invalidation.
+func TestDecodeConfirm(t *testing.T) {
+	n, err := bridge.DecodeNotice(`{"slotId":"s","_origin":"o","confirm":"id-1"}`, testMaxBytes)
+	require.NoError(t, err)
+	require.Equal(t, bridge.Notice{SlotID: "s", Origin: "o", Confirm: "id-1"}, n)
+	_, err = bridge.DecodeNotice(`{"slotId":"s","confirm":5}`, testMaxBytes)
+	require.ErrorIs(t, err, bridge.ErrMalformed)
+}
