@@ -81,8 +81,10 @@ func positive(name string, d time.Duration) error {
 	return nil
 }
 
-// WithTTL sets how long a loaded value stays fresh (default 60 s). It bounds
-// how stale a value can be when an invalidation is lost.
+// WithTTL sets how long a loaded value stays fresh (default 60 s). With
+// Redis, WithMaxStaleness bounds how stale a value can be when an
+// invalidation is lost; without it (or with Redis but WithMaxStaleness(0)),
+// the TTL does.
 func WithTTL(d time.Duration) Option {
 	return func(c *config) error { c.ttl = d; return positive("WithTTL", d) }
 }
