@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,7 +154,23 @@ func shortClient(t *testing.T, addr string) *redis.Client {
 
 // TestStalenessBoundUnderFaults runs the history under each fault that Redis
 // or the network can inflict, and checks that no read violates the bound.
-func TestStalenessBoundUnderFaults(t *testing.T) {
+func TestStalenessBoundUnderFaults(t *testing.T) { stalenessUnderFaults(t, 1) }
+
+// TestStalenessSoak repeats TestStalenessBoundUnderFaults for
+// SLOTCACHE_SOAK_ROUNDS rounds (default 100, about ten minutes): rare
+// interleavings show up only in long runs. make soak runs it.
+func TestStalenessSoak(t *testing.T) {
+	if os.Getenv("SLOTCACHE_SOAK") != "1" {
+		t.Skip("set SLOTCACHE_SOAK=1 (make soak)")
+	}
+	rounds := 100
+	if n, err := strconv.Atoi(os.Getenv("SLOTCACHE_SOAK_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	stalenessUnderFaults(t, rounds)
+}
+
+func stalenessUnderFaults(t *testing.T, rounds int) {
 	faults := []struct {
 		name  string
 		fault func(srv *redistest.Server, proxy *redistest.Proxy)
@@ -170,8 +188,13 @@ func TestStalenessBoundUnderFaults(t *testing.T) {
 		}},
 		{name: "down at start", down: true, fault: func(srv *redistest.Server, _ *redistest.Proxy) { srv.Restart() }},
 	}
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
+	for round := range rounds * len(faults) {
+		f := faults[round%len(faults)]
+		name := f.name
+		if rounds > 1 {
+			name = fmt.Sprintf("%s/%d", f.name, round/len(faults))
+		}
+		t.Run(name, func(t *testing.T) {
 			srv := redistest.Start(t)
 			proxy := redistest.NewProxy(t, srv.Addr())
 			clients := []redis.UniversalClient{shortClient(t, proxy.Addr())}

@@ -2,7 +2,9 @@ package slotcache
 
 import (
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,4 +36,34 @@ func TestFromEnvRedisKinds(t *testing.T) {
 			require.Equal(t, tc.kind == redisSentinel, cfg.sentinelWatch() != nil)
 		})
 	}
+}
+
+// TestMaxStalenessValidation checks that a bound the heartbeat cannot keep
+// fails New, naming both options, and that without Redis nothing is checked
+// or enforced.
+func TestMaxStalenessValidation(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled: New fails first
+	t.Cleanup(func() { _ = client.Close() })
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want []string
+	}{
+		{"negative", []Option{WithMaxStaleness(-time.Second)}, []string{"WithMaxStaleness"}},
+		{"no heartbeat", []Option{WithRedis(client), WithHeartbeat(0)}, []string{"WithMaxStaleness", "WithHeartbeat(0)"}},
+		{"under two heartbeats", []Option{WithRedis(client), WithHeartbeat(time.Second), WithMaxStaleness(1500 * time.Millisecond)},
+			[]string{"WithMaxStaleness(1.5s)", "WithHeartbeat(1s)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := New(tc.opts...)
+			require.Nil(t, e)
+			for _, w := range tc.want {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+	e, err := New(WithHeartbeat(0))
+	require.NoError(t, err, "no Redis: no bound to keep")
+	t.Cleanup(func() { _ = e.Close() })
+	require.Zero(t, e.env.MaxStaleness())
 }
