@@ -140,7 +140,7 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 		s.stats.publishErrors.Add(1)
 		qctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 		defer cancel()
-		return s.enqueue(qctx, slotID, err)
+		return s.enqueue(qctx, slotID, err, nil)
 	}
 	s.confirms.expect(p, int(n))
 	select {

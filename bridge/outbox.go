@@ -31,6 +31,11 @@ type outbox struct {
 	changed chan struct{}       // closed and replaced when done moves
 	running bool                // a drainer goroutine runs
 	taken   int                 // the size of the batch being published
+	// attempts holds, for a queued slot (or All) whose latest invalidation
+	// was queued because its publish did not answer in time, that
+	// publish's outcome: the drainer waits for it before publishing again,
+	// so that a publish Redis took late is not delivered twice.
+	attempts map[string]<-chan error
 }
 
 // pending reports whether anything waits in the outbox or is being
@@ -45,15 +50,26 @@ func (o *outbox) pending() bool {
 // tells when done moves, whether a drainer must be started, and how many
 // queued invalidations an overflow folded into All.
 func (o *outbox) add(slotID string, limit int) (seq uint64, changed <-chan struct{}, start bool, folded int) {
+	return o.addWith(slotID, limit, nil)
+}
+
+// addWith is add for an invalidation whose publish, att, did not answer in
+// time (nil: none was tried).
+func (o *outbox) addWith(slotID string, limit int, att <-chan error) (seq uint64, changed <-chan struct{}, start bool, folded int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	key := slotID
 	switch {
 	case o.all:
+		key = All
 	case slotID == All || len(o.order) >= limit:
 		if slotID != All {
 			folded = len(o.order) + 1
+			att = nil // stands for more than its own slot now
 		}
+		key = All
 		o.all, o.order, o.set = true, nil, nil
+		clear(o.attempts)
 	default:
 		if _, ok := o.set[slotID]; !ok {
 			if o.set == nil {
@@ -62,6 +78,14 @@ func (o *outbox) add(slotID string, limit int) (seq uint64, changed <-chan struc
 			o.set[slotID] = struct{}{}
 			o.order = append(o.order, slotID)
 		}
+	}
+	if att != nil && key == slotID {
+		if o.attempts == nil {
+			o.attempts = make(map[string]<-chan error)
+		}
+		o.attempts[key] = att
+	} else {
+		delete(o.attempts, key) // a newer invalidation nobody tried yet
 	}
 	o.queued++
 	if o.changed == nil {
@@ -75,6 +99,12 @@ func (o *outbox) add(slotID string, limit int) (seq uint64, changed <-chan struc
 // take empties the outbox and returns what it held, with the sequence
 // number it reaches, or ok false (and the drainer stops) if it was empty.
 func (o *outbox) take() (batch []string, upTo uint64, ok bool) {
+	batch, upTo, _, ok = o.takeWith()
+	return batch, upTo, ok
+}
+
+// takeWith is take that also returns the pending attempts of the batch.
+func (o *outbox) takeWith() (batch []string, upTo uint64, attempts map[string]<-chan error, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch {
@@ -84,11 +114,12 @@ func (o *outbox) take() (batch []string, upTo uint64, ok bool) {
 		batch = o.order
 	default:
 		o.running, o.taken = false, 0
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
 	o.all, o.order, o.set = false, nil, nil
 	o.taken = len(batch)
-	return batch, o.queued, true
+	attempts, o.attempts = o.attempts, nil
+	return batch, o.queued, attempts, true
 }
 
 // putBack returns the unpublished rest of a batch to the front of the
@@ -149,9 +180,9 @@ func (o *outbox) size() int {
 
 // enqueue puts slotID in s's outbox, starting its drainer if none runs,
 // and waits for the drainer to publish it until ctx ends.
-func (s *Sub) enqueue(ctx context.Context, slotID string, cause error) error {
+func (s *Sub) enqueue(ctx context.Context, slotID string, cause error, att <-chan error) error {
 	b := s.b
-	seq, _, start, folded := s.out.add(slotID, b.cfg.OutboxMax)
+	seq, _, start, folded := s.out.addWith(slotID, b.cfg.OutboxMax, att)
 	s.stats.queued.Add(1)
 	if folded > 0 {
 		b.cfg.Logger.Warn("slotcache: invalidation outbox full; queued one invalidation of every slot instead",
@@ -184,21 +215,26 @@ func (s *Sub) drain() {
 	b := s.b
 	backoff := b.cfg.BackoffMin
 	for {
-		batch, upTo, ok := s.out.take()
+		batch, upTo, attempts, ok := s.out.takeWith()
 		if !ok {
 			return
 		}
+		landed := s.landed(attempts)
 		sent := 0
 		for _, id := range batch {
+			if landed[id] {
+				sent++
+				continue
+			}
 			ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
 			err := s.publishNow(ctx, id)
 			cancel()
 			if err != nil {
 				break
 			}
+			s.stats.retried.Add(1)
 			sent++
 		}
-		s.stats.retried.Add(uint64(sent))
 		if sent == len(batch) {
 			s.out.published(upTo)
 			backoff = b.cfg.BackoffMin
@@ -221,6 +257,32 @@ func (s *Sub) drain() {
 		}
 		backoff = min(2*backoff, b.cfg.BackoffMax)
 	}
+}
+
+// landed waits, within one publish timeout, for the publishes that did not
+// answer in time, and returns the slots whose publish Redis took after all.
+// The others failed (or are still unanswered) and count as publish errors;
+// they are published again.
+func (s *Sub) landed(attempts map[string]<-chan error) map[string]bool {
+	if len(attempts) == 0 {
+		return nil
+	}
+	b := s.b
+	t := time.NewTimer(b.cfg.PublishTimeout)
+	defer t.Stop()
+	landed := make(map[string]bool, len(attempts))
+	for id, att := range attempts {
+		select {
+		case err := <-att:
+			landed[id] = err == nil
+		case <-t.C:
+		case <-b.ctx.Done():
+		}
+		if !landed[id] {
+			s.stats.publishErrors.Add(1)
+		}
+	}
+	return landed
 }
 
 // dropQueued empties the outbox at Close, counting and logging what is

@@ -51,3 +51,17 @@ func TestOutboxCoalesces(t *testing.T) {
 	_, _, ok = o.take()
 	require.False(t, ok, "an empty outbox stops its drainer")
 }
+
+// TestOutboxKeepsTheLatestAttempt checks that only a slot's latest
+// invalidation decides whether the drainer may trust an earlier publish:
+// one queued without an attempt must be published again.
+func TestOutboxKeepsTheLatestAttempt(t *testing.T) {
+	var o outbox
+	att := make(chan error, 1)
+	o.addWith("a", 10, att)
+	o.addWith("b", 10, att)
+	o.add("b", 10) // newer, never tried
+	_, _, attempts, _ := o.takeWith()
+	require.Contains(t, attempts, "a")
+	require.NotContains(t, attempts, "b")
+}

@@ -123,13 +123,22 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	if s.out.pending() {
-		return s.enqueue(ctx, slotID, nil)
+		return s.enqueue(ctx, slotID, nil, nil)
 	}
-	if err := s.publishNow(ctx, slotID); err != nil {
+	att := make(chan error, 1)
+	go func() { att <- s.publishNow(ctx, slotID) }() // abandoned on ctx's end; see Bridge.publish
+	select {
+	case err := <-att:
+		if err == nil {
+			return nil
+		}
 		s.stats.publishErrors.Add(1)
-		return s.enqueue(ctx, slotID, err)
+		return s.enqueue(ctx, slotID, err, nil)
+	case <-ctx.Done():
+		// Redis may still take it: the drainer finds out before publishing
+		// it again. It counts as a publish error only if it failed.
+		return s.enqueue(ctx, slotID, ctx.Err(), att)
 	}
-	return nil
 }
 
 // publishNow prepares and publishes one invalidation.

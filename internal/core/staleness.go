@@ -46,13 +46,15 @@ func (env *Env) Watermark(at int64) {
 func (env *Env) LastWatermark() int64 { return env.stale.watermark.Load() }
 
 // withinStaleness reports whether e may still be served under the bound. It
-// is on the hit path: two loads, a compare and, with the bound far enough
-// away, only the coarse clock.
+// is on the hit path, small enough to inline, so that an engine without the
+// bound pays one compare; with it, two loads, a compare and, with the bound
+// far enough away, only the coarse clock.
 func (env *Env) withinStaleness(e *Entry) bool {
+	return env.stale.bound == 0 || env.underBound(e)
+}
+
+func (env *Env) underBound(e *Entry) bool {
 	d := env.stale.bound
-	if d == 0 {
-		return true
-	}
 	base := env.stale.watermark.Load()
 	if e.Loaded > base {
 		base = e.Loaded
