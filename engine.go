@@ -238,8 +238,9 @@ func (e *Engine) notify(h *core.Handle, msg any) {
 }
 
 // Invalidate drops slotID here, at once and before any load in flight can
-// cache an older value, then tells the other instances. It returns an error
-// only if the publish failed (after at most the publish timeout); the local
+// cache an older value, then tells the other instances. If Redis does not
+// take the publish within the publish timeout, it returns an error wrapping
+// ErrQueued: the invalidation is published when Redis is back. The local
 // drop has happened regardless.
 func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	if e.closed.Load() {
@@ -251,7 +252,7 @@ func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 }
 
 // InvalidateAll drops every slot here, then tells the other instances.
-// Like Invalidate, it fails only if the publish failed.
+// Like Invalidate, it fails only if the publish was queued.
 func (e *Engine) InvalidateAll(ctx context.Context) error {
 	if e.closed.Load() {
 		return ErrClosed
@@ -263,8 +264,8 @@ func (e *Engine) InvalidateAll(ctx context.Context) error {
 
 // broadcast makes an invalidation of slotID (bridge.All for every slot)
 // reach the other instances: it deletes the shared copy first, if fill
-// coordination is on, so that nobody refills from it, then publishes. Both
-// are attempted; the error reports what failed.
+// coordination is on, so that nobody refills from it, then publishes; what
+// Redis does not take in time is queued (see outbox.go).
 func (e *Engine) broadcast(ctx context.Context, slotID string) error {
 	return e.publishInvalidation(ctx, slotID) // see outbox.go
 }
