@@ -62,6 +62,9 @@ func TestSentinelFailoverMovesSubscriptions(t *testing.T) {
 	}
 	crossInvalidate(t, a, b, "after", &l)
 	crossInvalidate(t, b, a, "after-too", &l)
+	rtGet(t, b, "confirmed", &l)
+	require.NoError(t, a.InvalidateConfirmed(context.Background(), "confirmed"))
+	require.False(t, b.Cached("confirmed"), "confirmed before b applied it")
 
 	// Fill through the new primary: b serves what a loaded.
 	ctx := context.Background()
