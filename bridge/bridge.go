@@ -78,6 +78,7 @@ type Bridge struct {
 	primary   *Sub         // Config.Channel
 
 	sessions   atomic.Uint64                // numbers sessions, for Sub.session
+	stuck      atomic.Int64                 // abandoned attempts still blocked in go-redis
 	lossReason atomic.Pointer[lossReason]   // why the last session ended
 	failing    atomic.Bool                  // the outage is logged already
 	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why

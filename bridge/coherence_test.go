@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func TestWatermarkFollowsDelivery(t *testing.T) {
 	srv := redistest.Start(t)
 	ch := uniqueChannel(t)
 	rec := newRecorder()
-	b := startBridge(t, srv.Client(t), ch, "origin-a", rec, withHeartbeat(20*time.Millisecond))
+	b := startBridge(t, srv.Client(t), ch, "origin-a", rec, withHeartbeat(50*time.Millisecond))
 	waitReady(t, b)
 	rec.expect(t, "resync")
 
@@ -30,12 +31,11 @@ func TestWatermarkFollowsDelivery(t *testing.T) {
 			w := rec.watermark.Load()
 			return w != nil && w.After(published)
 		}, waitFor, poll, "round %d: the watermark never passed the publish", i)
-		select {
-		case ev := <-rec.events:
-			require.Equal(t, "inv:x", ev)
-		default:
-			t.Fatalf("round %d: the watermark passed a message that was not delivered", i)
-		}
+		// Delivered, or covered by a resync (a loaded machine may take a
+		// slow echo for a dead link and resubscribe, losing messages).
+		evs := rec.drained()
+		require.True(t, slices.Contains(evs, "inv:x") || slices.Contains(evs, "resync"),
+			"round %d: the watermark passed a message that was not delivered: %v", i, evs)
 	}
 }
 
@@ -132,4 +132,32 @@ func within(t *testing.T, what string, f func()) {
 	case <-time.After(waitFor):
 		t.Fatalf("%s blocked for %v on a stopped Redis", what, waitFor)
 	}
+}
+
+// TestResubscribesPastADeadLink freezes every connection for good under a
+// client that waits forever (ReadTimeout -1): the attempt to resubscribe
+// gets stuck in its dial, and only a fresh connection can get through once
+// the network lets new ones pass. The bridge must not wait for the stuck
+// one.
+func TestResubscribesPastADeadLink(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	client := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	ch := uniqueChannel(t)
+	rec := newRecorder()
+	b := startBridge(t, client, ch, "origin-a", rec, withHeartbeat(20*time.Millisecond))
+	t.Cleanup(proxy.CutAll) // runs before Close: releases the stuck calls
+	waitReady(t, b)
+
+	proxy.Partition()
+	require.Eventually(t, func() bool { return b.Stats().HeartbeatMisses > 0 }, waitFor, poll)
+	// Let the next attempt dial into the partition and get stuck there.
+	dialled := proxy.Accepted()
+	require.Eventually(t, func() bool { return proxy.Accepted() > dialled }, waitFor, poll)
+	proxy.AdmitNew()
+	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 2 }, waitFor, poll,
+		"still waiting for a connection that will never answer")
+	publish(t, srv.Client(t), ch, `{"slotId":"after","_origin":"b"}`)
+	require.Equal(t, "inv:after", rec.skipResyncs(t))
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,48 +18,166 @@ import (
 // reports whether Redis confirmed it. A fresh session per failure keeps the
 // flow explicit: every confirmation, first or not, is a resync point.
 //
-// Nothing here holds b.mu during Redis I/O: go-redis dials and sends HELLO
-// inside Subscribe, bounded by the client's DialTimeout and ReadTimeout
-// rather than by b.ctx, so a frozen Redis can hold this goroutine for as
-// long as the client allows (forever with ReadTimeout -1). Attach, Detach
-// and Close must not wait for that; Close waits for this goroutine only
-// within Config.CloseTimeout.
+// Nothing here holds b.mu during Redis I/O, and nothing waits on Redis
+// without a bound: go-redis dials and sends HELLO inside Subscribe and
+// Receive, bounded by the client's DialTimeout and ReadTimeout rather than
+// by b.ctx (forever with ReadTimeout -1), and holds the PubSub's own lock
+// meanwhile, so that even PubSub.Close waits. Subscribe and the receive
+// loop therefore run on goroutines of their own, which the session
+// abandons when the heartbeat finds them stuck (see subscribe and
+// abandon): the next session dials a fresh connection, which may well
+// work, while the stuck one ends whenever go-redis gives up. Close waits
+// for all of them only within Config.CloseTimeout.
 func (b *Bridge) session() (confirmed bool) {
 	n := b.sessions.Add(1)
 	channels := b.channels()
-	ps := b.cfg.Client.Subscribe(b.ctx, channels...)
-	if !b.adopt(ps, channels) {
-		_ = ps.Close()
+	ps, ok := b.subscribe(channels)
+	if !ok {
 		return false
 	}
-	defer func() {
-		b.mu.Lock()
-		b.ps = nil
-		b.mu.Unlock()
-		_ = ps.Close()
-	}()
+	if !b.adopt(ps, channels) {
+		b.goTracked(func() { _ = ps.Close() })
+		return false
+	}
 	b.lastEcho.Store(b.now())
 
 	var live atomic.Bool   // confirmed, as the watcher sees it
 	var killed atomic.Bool // ended by the watcher, which logged why
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		b.watch(ps, stop, &live, &killed)
-	}()
-	defer func() {
-		close(stop)
-		<-watched
-	}()
+	var conf atomic.Bool   // confirmed, as session reports it
+	received := make(chan struct{})
+	b.goTracked(func() {
+		defer close(received)
+		b.receive(n, ps, &live, &killed, &conf)
+	})
+	b.watch(ps, received, &live, &killed)
 
+	b.mu.Lock()
+	if b.ps == ps {
+		b.ps = nil
+	}
+	b.mu.Unlock()
+	// Closing ps is what ends Receive; both may wait for a dial stuck
+	// under the PubSub's lock, so neither is waited for beyond a grace.
+	b.goTracked(func() { _ = ps.Close() })
+	b.abandon(received)
+	return conf.Load()
+}
+
+// stuckLimit bounds the subscription attempts left blocked on a dead or
+// frozen link at any time: each holds a goroutine and a socket until
+// go-redis gives up, which, with ReadTimeout -1 on a half-open link, may be
+// never.
+const stuckLimit = 2
+
+// subscribe runs Client.Subscribe and waits for it at most three
+// heartbeats (no bound without a heartbeat, which is how the bridge detects
+// a dead link anyway) or until Close. An attempt that takes longer is left
+// to finish on its own and close its PubSub then; while stuckLimit of them
+// are pending, no new one starts.
+func (b *Bridge) subscribe(channels []string) (*redis.PubSub, bool) {
+	if b.stuck.Load() >= stuckLimit {
+		return nil, false
+	}
+	var (
+		mu        sync.Mutex
+		result    *redis.PubSub
+		abandoned bool
+	)
+	ready := make(chan struct{})
+	b.goTracked(func() {
+		ps := b.cfg.Client.Subscribe(b.ctx, channels...)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			b.stuck.Add(-1)
+			_ = ps.Close() // not stuck any more: nothing holds its lock
+			return
+		}
+		result = ps
+		close(ready)
+	})
+	var timeout <-chan time.Time
+	if hb := b.cfg.Heartbeat; hb > 0 {
+		t := time.NewTimer(3 * hb)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ready:
+		return result, true
+	case <-timeout:
+	case <-b.ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if result != nil { // ready just now
+		if b.ctx.Err() != nil {
+			b.goTracked(func() { _ = result.Close() })
+			return nil, false
+		}
+		return result, true
+	}
+	abandoned = true
+	b.stuck.Add(1)
+	if b.ctx.Err() == nil {
+		b.cfg.Logger.Warn("slotcache: Redis did not answer SUBSCRIBE; trying a fresh connection",
+			"channel", b.cfg.Channel, "waited", 3*b.cfg.Heartbeat)
+	}
+	return nil, false
+}
+
+// abandon waits briefly for a session's receive loop to end after its
+// PubSub was closed, and otherwise leaves it, counted as stuck, to end when
+// go-redis releases it: a loop stuck in a dial under the PubSub's lock
+// cannot even be closed until then. Its session number is stale by then,
+// so it hands nothing to the handlers that matters (see receive).
+func (b *Bridge) abandon(received <-chan struct{}) {
+	t := time.NewTimer(abandonGrace)
+	defer t.Stop()
+	select {
+	case <-received:
+		return
+	case <-t.C:
+	case <-b.ctx.Done():
+		return // Close bounds the wait for it
+	}
+	b.stuck.Add(1)
+	b.goTracked(func() {
+		<-received
+		b.stuck.Add(-1)
+	})
+}
+
+// goTracked runs f on a goroutine that Close waits for (within its bound),
+// even after Close began: unlike async, it must only be called from a
+// goroutine Close already waits for (run's), so that the WaitGroup's
+// count is positive and Add is safe.
+func (b *Bridge) goTracked(f func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+}
+
+// abandonGrace is how long a session waits for its closed receive loop.
+const abandonGrace = 100 * time.Millisecond
+
+// receive is a session's receive loop, until ps fails or is closed. Once
+// the session is over (killed, or a newer one started), its messages are
+// dropped: a late confirmation or echo of a dead session must not move the
+// state of the live one.
+func (b *Bridge) receive(n uint64, ps *redis.PubSub, live, killed, conf *atomic.Bool) {
 	for {
 		msg, err := ps.Receive(b.ctx)
 		if err != nil {
 			if b.ctx.Err() == nil && !killed.Load() && b.switching.Load() != ps {
-				b.lost(confirmed, err)
+				b.lost(conf.Load(), err)
 			}
-			return confirmed
+			return
+		}
+		if killed.Load() || b.sessions.Load() != n {
+			continue
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
@@ -65,7 +185,7 @@ func (b *Bridge) session() (confirmed bool) {
 				continue
 			}
 			if s := b.sub(m.Channel); s != nil {
-				confirmed = true
+				conf.Store(true)
 				live.Store(true)
 				s.subscribed(n)
 			}
@@ -106,7 +226,7 @@ func (b *Bridge) adopt(ps *redis.PubSub, channels []string) bool {
 	b.ps = ps
 	var missing []string
 	for ch := range b.subs {
-		if !contains(channels, ch) {
+		if !slices.Contains(channels, ch) {
 			missing = append(missing, ch, ackChannel(ch, b.cfg.Origin))
 		}
 	}
@@ -115,15 +235,6 @@ func (b *Bridge) adopt(ps *redis.PubSub, channels []string) bool {
 		_ = ps.Subscribe(b.ctx, missing...) // a failure breaks the session, whose successor retries
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // lost records why a session ended, for the log line of the next
@@ -160,7 +271,8 @@ func (s *Sub) subscribed(n uint64) {
 	b := s.b
 	b.lastEcho.Store(b.now())
 	s.h.Resync()
-	s.session.Store(n)
+	for cur := s.session.Load(); cur < n && !s.session.CompareAndSwap(cur, n); cur = s.session.Load() {
+	}
 	count := s.stats.subscriptions.Add(1)
 	s.readyOnce.Do(func() { close(s.ready) })
 	s.signalBack()
@@ -235,12 +347,13 @@ func (s *Sub) confirm(n Notice) {
 // errNoEcho is why a session ends when its heartbeat stops coming back.
 var errNoEcho = errors.New("no heartbeat echo")
 
-// watch publishes the heartbeat and ends the session when its echo stops
-// coming back (a dead or half-open connection) or the bridge closes:
-// closing the PubSub is what unblocks Receive. Only a confirmed (live)
-// subscription counts as a miss and resyncs: an attempt that never got
-// confirmed had nothing to lose, and its confirmation would resync anyway.
-func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}, live, killed *atomic.Bool) {
+// watch publishes the heartbeat until the session's receive loop ends, the
+// bridge closes, or the heartbeat's echo stops coming back (a dead or
+// half-open connection); the session then closes the PubSub, which is what
+// ends Receive. Only a confirmed (live) subscription counts as a miss and
+// resyncs: an attempt that never got confirmed had nothing to lose, and its
+// confirmation would resync anyway.
+func (b *Bridge) watch(ps *redis.PubSub, received <-chan struct{}, live, killed *atomic.Bool) {
 	var tick <-chan time.Time
 	if hb := b.cfg.Heartbeat; hb > 0 {
 		t := time.NewTicker(hb)
@@ -249,10 +362,9 @@ func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}, live, killed *ato
 	}
 	for {
 		select {
-		case <-stop:
+		case <-received:
 			return
 		case <-b.ctx.Done():
-			_ = ps.Close()
 			return
 		case <-tick:
 			hb := b.cfg.Heartbeat
@@ -267,7 +379,6 @@ func (b *Bridge) watch(ps *redis.PubSub, stop <-chan struct{}, live, killed *ato
 					b.lossReason.Store(&lossReason{err: errNoEcho, at: time.Now()})
 				}
 				killed.Store(true)
-				_ = ps.Close()
 				return
 			}
 			b.heartbeat(hb)
@@ -288,7 +399,10 @@ func (b *Bridge) heartbeat(hb time.Duration) {
 		ctx, cancel := context.WithTimeout(b.ctx, hb)
 		defer cancel()
 		payload := b.cfg.Origin + "@" + strconv.FormatInt(b.now(), 10)
-		_ = b.cfg.Client.Publish(ctx, b.hbChannel, payload).Err()
+		// Abandoned after one interval: one stuck on a dead pooled
+		// connection (forever with ReadTimeout -1) must not stop the
+		// heartbeats of the next, healthy session.
+		_ = b.publish(ctx, b.hbChannel, []byte(payload))
 	})
 }
 

@@ -28,6 +28,7 @@ type Proxy struct {
 	closed      bool
 	partitioned bool // Partition: new connections are frozen too
 	down        bool // Down: new connections are closed at once
+	accepted    int  // connections accepted so far
 	conns       map[*proxyConn]struct{}
 }
 
@@ -97,6 +98,23 @@ func (p *Proxy) Up() {
 	p.mu.Unlock()
 }
 
+// Accepted is the number of connections the proxy has accepted so far,
+// frozen, refused or forwarded.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+// AdmitNew lets connections accepted from now on through again, while
+// those frozen by Partition stay frozen: a dead link that only a fresh
+// connection routes around, as after a failover or a NAT table reset.
+func (p *Proxy) AdmitNew() {
+	p.mu.Lock()
+	p.partitioned = false
+	p.mu.Unlock()
+}
+
 // Heal ends a Partition, unfreezing every connection.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
@@ -162,6 +180,7 @@ func (p *Proxy) acceptLoop() {
 		}
 		c := newProxyConn(client)
 		p.mu.Lock()
+		p.accepted++
 		if p.closed {
 			p.mu.Unlock()
 			c.close()
