@@ -30,7 +30,7 @@ func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
 		if _, err := redis.ParseClusterURL(clusterURL); err != nil {
 			return fmt.Errorf("slotcache: FromEnv: REDIS_CLUSTER_URL: %w", err)
 		}
-		c.redis, c.redisURL, c.redisKind = nil, clusterURL, redisCluster
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, clusterURL, redisCluster, nil
 	case nodeURL != "":
 		kind := redisNode
 		var err error
@@ -43,7 +43,7 @@ func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
 		if err != nil {
 			return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
 		}
-		c.redis, c.redisURL, c.redisKind = nil, nodeURL, kind
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, nodeURL, kind, nil
 	}
 	return nil
 }
@@ -52,6 +52,9 @@ func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
 func (c *config) dialRedis() redis.UniversalClient {
 	switch c.redisKind {
 	case redisSentinel:
+		if c.failover != nil {
+			return redis.NewFailoverClient(c.failover)
+		}
 		o, _ := redis.ParseFailoverURL(c.redisURL)
 		return redis.NewFailoverClient(o)
 	case redisCluster:
@@ -69,12 +72,33 @@ func (c *config) sentinelWatch() *bridge.SentinelWatch {
 	if c.redisURL == "" || c.redisKind != redisSentinel {
 		return nil
 	}
-	o, _ := redis.ParseFailoverURL(c.redisURL)
+	o := c.failover
+	if o == nil {
+		o, _ = redis.ParseFailoverURL(c.redisURL)
+	}
 	return &bridge.SentinelWatch{
 		Addrs:      o.SentinelAddrs,
 		MasterName: o.MasterName,
 		Username:   o.SentinelUsername,
 		Password:   o.SentinelPassword,
 		TLSConfig:  o.TLSConfig,
+	}
+}
+
+// WithSentinel connects the engine to Redis through Sentinel: it dials
+// redis.NewFailoverClient(opts), closes it at Close, and listens to the
+// sentinels for +switch-master, moving its subscription to a new primary at
+// once (go-redis's failover client alone leaves an open subscription on the
+// demoted one). It is what FromEnv does for a REDIS_URL with master_name;
+// prefer it to WithRedis(redis.NewFailoverClient(opts)), with which only
+// the heartbeat notices a failover, after three intervals.
+func WithSentinel(opts *redis.FailoverOptions) Option {
+	return func(c *config) error {
+		if opts == nil || opts.MasterName == "" || len(opts.SentinelAddrs) == 0 {
+			return errors.New("slotcache: WithSentinel: options need a MasterName and SentinelAddrs")
+		}
+		o := *opts
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, "sentinel:"+o.MasterName, redisSentinel, &o
+		return nil
 	}
 }

@@ -67,3 +67,23 @@ func TestMaxStalenessValidation(t *testing.T) {
 	t.Cleanup(func() { _ = e.Close() })
 	require.Zero(t, e.env.MaxStaleness())
 }
+
+// TestWithSentinelOptions checks that WithSentinel needs a master name and
+// sentinels, and makes the engine watch them.
+func TestWithSentinelOptions(t *testing.T) {
+	_, err := New(WithSentinel(nil))
+	require.ErrorContains(t, err, "WithSentinel")
+	_, err = New(WithSentinel(&redis.FailoverOptions{SentinelAddrs: []string{"127.0.0.1:1"}}))
+	require.ErrorContains(t, err, "WithSentinel")
+	cfg, err := configure(defaultConfig(), []Option{WithSentinel(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}})})
+	require.NoError(t, err)
+	w := cfg.sentinelWatch()
+	require.NotNil(t, w)
+	require.Equal(t, "m", w.MasterName)
+	require.Equal(t, []string{"127.0.0.1:1"}, w.Addrs)
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = client.Close() })
+	cfg, err = configure(cfg, []Option{WithRedis(client)})
+	require.NoError(t, err)
+	require.Nil(t, cfg.sentinelWatch(), "WithRedis replaces WithSentinel")
+}

@@ -36,6 +36,7 @@ type config struct {
 	redis           redis.UniversalClient
 	redisURL        string // from FromEnv: New dials it and closes it at Close
 	redisKind       redisKind
+	failover        *redis.FailoverOptions // from WithSentinel
 	channel         string
 	origin          string
 	logger          *slog.Logger
@@ -97,7 +98,7 @@ func WithRedis(client redis.UniversalClient) Option {
 		if client == nil {
 			return errors.New("slotcache: WithRedis: client is nil")
 		}
-		c.redis, c.redisURL = client, ""
+		c.redis, c.redisURL, c.failover = client, "", nil
 		return nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotcache/slotcache/internal/redistest"
@@ -48,7 +49,11 @@ func TestSentinelFailoverMovesSubscriptions(t *testing.T) {
 	ch := rtChannel(t)
 	opts := []Option{WithHeartbeat(10 * time.Second), WithMaxStaleness(0), WithFill(FillPolicy{})}
 	a := envEngine(t, ch, opts...)
-	b := envEngine(t, ch, opts...)
+	// b is configured in code: WithSentinel, which FromEnv then leaves alone.
+	t.Setenv("REDIS_URL", "")
+	b := envEngine(t, ch, append(opts, WithSentinel(&redis.FailoverOptions{
+		MasterName: redistest.MasterName, SentinelAddrs: ss.Addrs(),
+	}))...)
 	var l rtLoader
 	crossInvalidate(t, a, b, "before", &l)
 
