@@ -400,3 +400,55 @@ func TestNeverWaitsOnStoppedRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestNoJoiningALoadOlderThanTheBound runs a slow load on an engine that
+// cannot reach Redis (so no resubscription will ever flush it): a Get that
+// starts more than the bound after an invalidation it never heard of must
+// not join that load, which read the source before the invalidation; it
+// loads again.
+func TestNoJoiningALoadOlderThanTheBound(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	proxy.Down()
+	ch := rtChannel(t)
+	const bound = 100 * time.Millisecond
+	a := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(20*time.Millisecond), WithMaxStaleness(bound),
+		WithLoadTimeout(time.Minute))
+	b := rtEngine(t, srv.Client(t), ch)
+	rtReady(t, b)
+
+	var version atomic.Int64
+	release := make(chan struct{})
+	slow := func(context.Context, string) (any, error) {
+		v := version.Load() // read now, answered later
+		<-release
+		return v, nil
+	}
+	type result struct {
+		v   any
+		err error
+	}
+	get := func() <-chan result {
+		r := make(chan result, 1)
+		go func() {
+			v, err := a.Get(context.Background(), "x", slow)
+			r <- result{v, err}
+		}()
+		return r
+	}
+	first := get()
+	require.Eventually(t, func() bool { return a.Stats().Loads == 1 }, rtWait, rtPoll)
+
+	version.Store(1)
+	require.NoError(t, b.Invalidate(context.Background(), "x"))
+	invalidated := time.Now()
+	for time.Since(invalidated) <= bound { // the bound has to pass, nothing else
+		time.Sleep(bound / 4)
+	}
+	second := get()
+	require.Eventually(t, func() bool { return a.Stats().Loads == 2 }, rtWait, rtPoll,
+		"the Get joined a load that started before the invalidation, longer ago than the bound")
+	close(release)
+	require.Equal(t, result{int64(0), nil}, <-first, "the first Get started before the invalidation")
+	require.Equal(t, result{int64(1), nil}, <-second)
+}

@@ -154,7 +154,7 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 // epoch, starting one if there is none, and whether it was already there.
 func (s *slot) flight(ctx actor.Context) (f *flight, joined bool) {
 	gen, epoch := s.h.Gen(), s.env.Epoch()
-	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch {
+	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch && s.env.Joinable(f.started) {
 		return f, true
 	}
 	return s.start(ctx, s.h.LastLoad, gen, epoch), false

@@ -62,6 +62,14 @@ func (env *Env) underBound(e *Entry) bool {
 	return env.Clock.Before(base + d)
 }
 
+// Joinable reports whether a Get may still join a load that started at
+// started (Clock nanoseconds) under the bound: a load older than the bound,
+// with no watermark since, may hold a value from before an invalidation
+// that never arrived, exactly like an entry loaded then.
+func (env *Env) Joinable(started int64) bool {
+	return env.stale.bound == 0 || env.Clock.Before(max(env.stale.watermark.Load(), started)+env.stale.bound)
+}
+
 // At converts a time.Time taken in this process (with its monotonic
 // reading) to Clock nanoseconds.
 func (c *Clock) At(t time.Time) int64 { return int64(t.Sub(c.base)) }
