@@ -21,8 +21,12 @@ import (
 // subscription when it hears it, and the next one is made through the
 // failover client, to the new primary.
 type SentinelWatch struct {
-	Addrs              []string
-	MasterName         string
+	// Addrs are the sentinels, tried in turn until one answers.
+	Addrs []string
+	// MasterName is the monitored primary whose switch matters.
+	MasterName string
+	// Username, Password and TLSConfig reach the sentinels (go-redis's
+	// FailoverOptions.SentinelUsername, SentinelPassword, TLSConfig).
 	Username, Password string
 	TLSConfig          *tls.Config
 }
