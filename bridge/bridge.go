@@ -181,24 +181,25 @@ func (b *Bridge) Close() {
 }
 
 // async runs f on a goroutine that Close waits for, within its bound, unless
-// the bridge is closed. It is how the bridge does Redis I/O that must hold
+// the bridge is closed, and reports whether it does. It is how the bridge does Redis I/O that must hold
 // neither b.mu nor its caller.
-func (b *Bridge) async(f func()) {
+func (b *Bridge) async(f func()) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.goLocked(f)
+	return b.goLocked(f)
 }
 
-// goLocked is async for callers that hold b.mu.
-func (b *Bridge) goLocked(f func()) {
+// goLocked is async for callers that hold b.mu. It reports whether f runs.
+func (b *Bridge) goLocked(f func()) bool {
 	if b.ctx.Err() != nil {
-		return
+		return false
 	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		f()
 	}()
+	return true
 }
 
 func (b *Bridge) now() int64 { return int64(time.Since(b.start)) }

@@ -188,8 +188,8 @@ func (s *Sub) enqueue(ctx context.Context, slotID string, cause error, att <-cha
 		b.cfg.Logger.Warn("slotcache: invalidation outbox full; queued one invalidation of every slot instead",
 			"channel", s.channel, "folded", folded, "max", b.cfg.OutboxMax)
 	}
-	if start {
-		b.async(s.drain)
+	if start && !b.async(s.drain) {
+		s.dropQueued() // closed meanwhile: nobody will publish it
 	}
 	for {
 		ok, changed := s.out.delivered(seq)
