@@ -15,7 +15,7 @@ func TestStalenessBound(t *testing.T) {
 	defer env.Clock.Stop()
 	h := NewHandle("s")
 	hour := Timing{TTL: time.Hour}
-	bound := 10 * time.Millisecond
+	bound := 100 * time.Millisecond
 	// Load times are never before the clock's start (its zero, which is
 	// also where the watermark starts): let it run for three bounds.
 	for env.Clock.Now() < int64(3*bound) {
