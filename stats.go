@@ -99,6 +99,20 @@ type Stats struct {
 	FillWaiting uint64
 	// FillNotices counts fill notices received from other instances.
 	FillNotices uint64
+
+	// Invalidations Redis did not take at once (see ErrQueued); filled in
+	// by coherence_stats.go.
+
+	// OutboxQueued counts invalidations queued because Redis did not take
+	// them within the publish timeout (or older ones were queued).
+	OutboxQueued uint64
+	// OutboxRetried counts queued invalidations published later.
+	OutboxRetried uint64
+	// OutboxDropped counts invalidations still queued at Close: the other
+	// instances keep those slots until their staleness bound or TTL.
+	OutboxDropped uint64
+	// OutboxSize is the number of invalidations queued right now (a gauge).
+	OutboxSize uint64
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -133,5 +147,6 @@ func (e *Engine) Stats() Stats {
 		st.HeartbeatMisses = b.HeartbeatMisses
 	}
 	e.fillStats(&st)
+	e.coherenceStats(&st)
 	return st
 }

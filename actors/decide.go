@@ -45,6 +45,7 @@ func (s *slot) cache(f *flight, r core.FillResult) {
 		s.env.Drop(s.h, s.h.Entry(), core.ReasonExpired)
 		return
 	}
+	e.Loaded = f.started // the staleness bound counts from the load's start
 	s.env.Store(s.h, e)
 }
 

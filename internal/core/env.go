@@ -40,6 +40,7 @@ type Env struct {
 	// per handle it makes.
 	PolicyFor func(slotID string) Policy
 
+	stale   staleness    // see staleness.go
 	cached  atomic.Int64 // slots with an entry, servable or not yet swept
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
@@ -111,7 +112,7 @@ func (env *Env) NextFlight() uint64 { return env.flights.Add(1) }
 // allocates nothing; with the default behaviour it reads the clock once.
 func (env *Env) Lookup(h *Handle) (e *Entry, late bool) {
 	e = h.entry.Load()
-	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() {
+	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() || !env.withinStaleness(e) {
 		return nil, false
 	}
 	if env.Clock.Before(e.Soft) {
