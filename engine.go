@@ -125,6 +125,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 	}
 	if e.filler != nil {
 		ecfg.Filler = e.filler
+		ecfg.SharedTTL = cfg.fill.SharedTTL
 	}
 	e.env = core.NewEnv(ecfg, dir)
 	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer))

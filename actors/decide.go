@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"context"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
 )
 
@@ -11,9 +13,10 @@ import (
 // to serve it stale. The fill coordinator only reports where a value came
 // from (core.FillSource); it never decides a lifetime of its own.
 
-// decision runs the slot's behaviour on value, from the engine's TTL.
+// decision runs the slot's behaviour on value, from the engine's TTL and
+// shared lifetime.
 func (s *slot) decision(value any) core.Timing {
-	return s.h.Policy.Loaded(s.h.ID, value, core.Timing{TTL: s.env.TTL()})
+	return s.h.Policy.Loaded(s.h.ID, value, core.Timing{TTL: s.env.TTL(), SharedTTL: s.env.SharedTTL})
 }
 
 // cache stores the result of flight f, which no invalidation overtook, as
@@ -62,13 +65,14 @@ func capTiming(t core.Timing, remaining time.Duration) core.Timing {
 	return t
 }
 
-// shareDecision is a fill leader's question to its slot: how long may this
-// value be shared? The slot answers with the TTL it will cache the value
-// for, and remembers the decision for when the load completes.
+// shareDecision is a fill leader's question to its slot: how may this
+// value be shared? The slot answers with the shared lifetime of the timing
+// it will cache the value with, and remembers that timing for when the
+// load completes.
 type shareDecision struct {
 	flight uint64
 	value  any
-	reply  chan time.Duration // room for one answer
+	reply  chan core.Share // room for one answer
 }
 
 // decideShare answers a fill leader. A load that an invalidation overtook,
@@ -76,12 +80,40 @@ type shareDecision struct {
 func (s *slot) decideShare(m *shareDecision) {
 	f := s.flights[m.flight]
 	if f == nil || !s.isCurrent(f) {
-		m.reply <- 0
+		m.reply <- core.Share{}
 		return
 	}
 	t := s.decision(m.value)
 	f.timing = &t
-	m.reply <- t.TTL
+	m.reply <- t.Share()
+}
+
+// shareFor returns the slot as the fill coordinator of flight's load sees
+// it from the loader goroutine.
+func shareFor(ctx context.Context, env *core.Env, slot *actor.PID, flight uint64) core.FillSlot {
+	return fillSlot{ctx: ctx, env: env, pid: slot, flight: flight}
+}
+
+// fillSlot asks the slot's actor, by message, what the coordinator needs to
+// know: the decision is the actor's alone.
+type fillSlot struct {
+	ctx    context.Context
+	env    *core.Env
+	pid    *actor.PID
+	flight uint64
+}
+
+// Share implements core.FillSlot: the slot's actor runs the behaviour, once
+// for the load, and the leader shares the value as it decided.
+func (f fillSlot) Share(value any) core.Share {
+	reply := make(chan core.Share, 1)
+	f.env.Root.Send(f.pid, &shareDecision{flight: f.flight, value: value, reply: reply})
+	select {
+	case sh := <-reply:
+		return sh
+	case <-f.ctx.Done():
+		return core.Share{}
+	}
 }
 
 // failed lets the policy decide whether the last value may still be served

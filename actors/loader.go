@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
@@ -55,20 +54,4 @@ func runLoader(ctx context.Context, env *core.Env, slot *actor.PID, flight uint6
 		done.result = core.FillResult{Value: v, Err: err}
 	}
 	returned = true
-}
-
-// shareFor returns the question a fill leader asks its slot before it
-// commits: the slot's actor runs the behaviour, once for the load, and the
-// leader shares the value for the TTL it decided.
-func shareFor(ctx context.Context, env *core.Env, slot *actor.PID, flight uint64) core.Decide {
-	return func(value any) time.Duration {
-		reply := make(chan time.Duration, 1)
-		env.Root.Send(slot, &shareDecision{flight: flight, value: value, reply: reply})
-		select {
-		case d := <-reply:
-			return d
-		case <-ctx.Done():
-			return 0
-		}
-	}
 }

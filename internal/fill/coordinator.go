@@ -40,14 +40,14 @@ func New(cfg Config) *Coordinator {
 // Load returns slotID's value: from the shared tier, or loaded by this
 // instance as leader, or filled by another instance while this one
 // followed, or loaded locally when the wait ran out or Redis failed, and
-// says which (core.FillSource). A leader asks decide how long to share
-// what it loaded; nil decide shares for DefaultTTL. A panic in load
-// propagates after the lock is released.
-func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, decide core.Decide) core.FillResult {
-	if decide == nil {
-		decide = func(any) time.Duration { return DefaultTTL }
+// says which (core.FillSource). A leader asks slot how to share what it
+// loaded; a nil slot shares for DefaultTTL. A panic in load propagates
+// after the lock is released.
+func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, slot core.FillSlot) core.FillResult {
+	if slot == nil {
+		slot = defaultSlot{}
 	}
-	m := &miss{c: c, slot: slotID, start: time.Now(), decide: decide}
+	m := &miss{c: c, slot: slotID, start: time.Now(), target: slot}
 	returned := false
 	defer func() { m.finish(!returned) }()
 	r := m.run(ctx, load)
@@ -158,7 +158,8 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader)
 		return core.FillResult{Err: err}
 	}
 	here := core.FillResult{Value: v}
-	ttl := m.decide(v).Truncate(time.Millisecond)
+	share := m.target.Share(v)
+	ttl := share.TTL.Truncate(time.Millisecond)
 	if ttl <= 0 {
 		m.err = errors.New("not shared: the slot does not cache it")
 		return here

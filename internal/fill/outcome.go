@@ -114,7 +114,7 @@ type miss struct {
 	err      error // the Redis, codec or loader error worth logging
 	loud     bool  // log at Warn whatever the outcome
 	decided  bool
-	decide   core.Decide // how long to share what a leader loaded
+	target   core.FillSlot // the slot loaded for: how to share what a leader loaded
 }
 
 // set records the outcome; the last one set before Load returns counts.
