@@ -256,6 +256,7 @@ func (e *Engine) fillStats(st *Stats) {
 	st.FillDegraded = f.Of(fill.Degraded)
 	st.FillStaleCommitsRejected = f.Of(fill.StaleCommitRejected)
 	st.FillCancelled = f.Of(fill.Cancelled)
+	st.FillSharedRefreshes = f.Of(fill.SharedRefresh)
 	st.FillUncodable = f.Uncodable
 	st.FillWaiting = uint64(max(f.Waiting, 0))
 	if e.sub != nil {

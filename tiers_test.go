@@ -8,6 +8,7 @@ package slotcache
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,4 +180,146 @@ func TestTiersSharedTTLValidation(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, e.Close())
 	}
+}
+
+// ttStalls records the moments this process stalled (CPU starvation on a
+// loaded machine, GC): a watchdog that sleeps 5 ms at a time notes every
+// sleep that took longer than gap. A stall longer than the local copy's
+// refresh margin lets it expire before its refresh could run, whatever the
+// engine does; such a miss says nothing about the shared tier.
+type ttStalls struct {
+	mu   sync.Mutex
+	ends []time.Time
+}
+
+func (s *ttStalls) watch(ctx context.Context, gap time.Duration) {
+	for ctx.Err() == nil {
+		t0 := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		if time.Since(t0) > gap {
+			s.mu.Lock()
+			s.ends = append(s.ends, time.Now())
+			s.mu.Unlock()
+		}
+	}
+}
+
+// near reports whether a stall ended within d before (or just after) at.
+func (s *ttStalls) near(at time.Time, d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, end := range s.ends {
+		if end.After(at.Add(-d)) && end.Before(at.Add(d/4)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTiersFleetRefreshAhead: with RefreshAhead, a hot slot on three
+// instances does not miss after each instance's first Get, while the
+// source is called about once per shared lifetime, each time by one
+// instance (the lease winner) in the background, for two shared lifetimes.
+// Before issue 14 a refresh only read the shared copy, so every instance
+// missed once the copy expired, and one loaded while the others waited.
+//
+// Misses are counted via Stats. The only ones excused are those right
+// after this process stalled for longer than half the local refresh
+// margin (50 ms: refresh at 150 ms, expiry at 200 ms), which happens on a
+// shared 2-core machine; they are logged.
+func TestTiersFleetRefreshAhead(t *testing.T) {
+	const fraction = 0.75 // local refresh at 150 ms, shared at 1.5 s
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	es := ttFleet(t, srv, ch, 3, WithBehaviour(RefreshAhead(fraction)))
+	var calls atomic.Int32
+	load := ftCount(&calls, "v")
+	for _, e := range es {
+		_, err := ftGet(t, e, "hot", load) // the first Get of each instance misses
+		require.NoError(t, err)
+	}
+	base := ftOutcomes(es...)
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*ttShared)
+	defer cancel()
+	var stalls ttStalls
+	go stalls.watch(ctx, 25*time.Millisecond)
+	type miss struct {
+		instance int
+		at       time.Time
+	}
+	misses := make(chan miss, 1024)
+	errs := make(chan error, len(es))
+	for i, e := range es {
+		go func() {
+			var err error
+			for ctx.Err() == nil && err == nil {
+				before := e.Stats().Misses
+				_, err = e.Get(ctx, "hot", load)
+				if e.Stats().Misses != before && ctx.Err() == nil {
+					misses <- miss{i, time.Now()}
+				}
+				time.Sleep(2 * time.Millisecond) // a request every 2 ms on each instance
+			}
+			if ctx.Err() != nil {
+				err = nil // the last Get may see the end of the run
+			}
+			errs <- err
+		}()
+	}
+	for range es {
+		require.NoError(t, <-errs)
+	}
+	elapsed := time.Since(start)
+	close(misses)
+	for m := range misses {
+		if !stalls.near(m.at, ttLocal) {
+			t.Errorf("instance %d missed at %v, no stall of the process before it", m.instance, m.at.Sub(start))
+			continue
+		}
+		t.Logf("instance %d missed at %v, right after the process stalled", m.instance, m.at.Sub(start))
+	}
+
+	var loads uint64
+	for _, e := range es {
+		loads += e.Stats().Loads
+	}
+	st := ftOutcomes(es...)
+	n := uint64(calls.Load())
+	require.Equal(t, n, loads, "every source call is one instance's load")
+	require.Equal(t, n-1, st.FillSharedRefreshes-base.FillSharedRefreshes,
+		"every call after the first was a lease winner's refresh of the shared copy")
+	require.Equal(t, base.FillLeaderLoads, st.FillLeaderLoads, "no Get found the shared copy expired")
+	require.GreaterOrEqual(t, n, uint64(2), "the shared copy was refreshed before it expired")
+	perRefresh := time.Duration(fraction * float64(ttShared))
+	require.LessOrEqual(t, n, uint64(elapsed/perRefresh)+1, "%d source calls in %v: more than one per shared refresh point", n, elapsed)
+}
+
+// keepMissingInRedis keeps a "not found" in Redis for an hour: the way to
+// ask NegativeTTL for a long shared lifetime.
+type keepMissingInRedis struct{ Base }
+
+func (keepMissingInRedis) OnLoad(_ string, v any, d Decision) Decision {
+	if v == nil {
+		d.SharedTTL = time.Hour
+	}
+	return d
+}
+
+// The built-in behaviours decide both tiers: JitterTTL cuts both by the same
+// share, NegativeTTL is short in both unless a later behaviour asks.
+func TestTiersBuiltinsDecideBothTiers(t *testing.T) {
+	start := Decision{TTL: time.Second, SharedTTL: 10 * time.Second}
+	for range 20 {
+		d := JitterTTL(0.5).OnLoad("s", "v", start)
+		require.Less(t, d.TTL, start.TTL+1)
+		require.InDelta(t, 10*float64(d.TTL), float64(d.SharedTTL), 10, "the same share of both lifetimes")
+	}
+	d := NegativeTTL(time.Millisecond).OnLoad("s", nil, start)
+	require.Equal(t, Decision{TTL: time.Millisecond, SharedTTL: time.Millisecond}, d)
+	d = NegativeTTL(time.Millisecond).OnLoad("s", "v", start)
+	require.Equal(t, start, d, "values are not its business")
+	d = Chain(NegativeTTL(time.Millisecond), keepMissingInRedis{}).OnLoad("s", nil, start)
+	require.Equal(t, Decision{TTL: time.Millisecond, SharedTTL: time.Hour}, d)
 }

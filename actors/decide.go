@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/messages"
 )
 
 // The caching decision, taken once per load in the slot's actor: whether
@@ -114,6 +115,35 @@ func (f fillSlot) Share(value any) core.Share {
 	case <-f.ctx.Done():
 		return core.Share{}
 	}
+}
+
+// Serve implements core.FillSlot: this load won the lease to reload a
+// shared copy that is due, and hands the copy over first.
+func (f fillSlot) Serve(value any, remaining time.Duration) {
+	f.env.Root.Send(f.pid, &servedCopy{flight: f.flight, value: value, remaining: remaining})
+}
+
+// servedCopy is a shared copy that a fill load hands its slot before it
+// reloads the slot from the source (fleet refresh-ahead).
+type servedCopy struct {
+	flight    uint64
+	value     any
+	remaining time.Duration
+}
+
+// serveCopy caches a shared copy handed over while flight m.flight goes on
+// to reload the slot from the source, as it would a shared copy that
+// ended the load, and answers the callers waiting on that load: the copy
+// is theirs now, not after the source answered. Hits go on at hit speed
+// (a refresh they ask for joins the load in flight); the load's own
+// result replaces the copy when it lands.
+func (s *slot) serveCopy(m *servedCopy) {
+	f := s.flights[m.flight]
+	if f == nil || !s.isCurrent(f) {
+		return
+	}
+	s.cache(f, core.FillResult{Value: m.value, Source: core.SharedCopy, Remaining: m.remaining})
+	answer(f, messages.Result{Value: m.value})
 }
 
 // failed lets the policy decide whether the last value may still be served

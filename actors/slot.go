@@ -80,6 +80,8 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.loadTimedOut(m)
 	case *shareDecision:
 		s.decideShare(m)
+	case *servedCopy:
+		s.serveCopy(m)
 	case *idleTick:
 		s.ticked(ctx, m)
 		return

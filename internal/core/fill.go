@@ -51,6 +51,11 @@ type FillSlot interface {
 	// share value. The slot runs its behaviour, which it then does not run
 	// again for the same load.
 	Share(value any) Share
+	// Serve hands the slot a shared copy to cache and serve, with its
+	// remaining life, while the same load goes on to reload it from the
+	// source: this instance won the lease to refresh the copy, which was
+	// due (see Share.RefreshAfter).
+	Serve(value any, remaining time.Duration)
 }
 
 // Filler coordinates loads across instances through a shared tier (see

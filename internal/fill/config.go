@@ -47,3 +47,5 @@ const DefaultTTL = time.Minute
 type defaultSlot struct{}
 
 func (defaultSlot) Share(any) core.Share { return core.Share{TTL: DefaultTTL} }
+
+func (defaultSlot) Serve(any, time.Duration) {}

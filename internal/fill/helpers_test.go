@@ -187,10 +187,19 @@ type result struct {
 }
 
 // sharing is the slot side of a Load in these tests: it shares every value
-// as share says.
-type sharing struct{ share core.Share }
+// as share says, and delivers the copies served to it on served, if set.
+type sharing struct {
+	share  core.Share
+	served chan any
+}
 
 func (s *sharing) Share(any) core.Share { return s.share }
+
+func (s *sharing) Serve(v any, _ time.Duration) {
+	if s.served != nil {
+		s.served <- v
+	}
+}
 
 // hour shares every value for an hour.
 var hour = &sharing{share: core.Share{TTL: time.Hour}}
