@@ -34,9 +34,9 @@ type FillPolicy struct {
 	// hybrid: each instance keeps its copy for the TTL and refills it from
 	// the shared copy, and the source is asked about once per SharedTTL
 	// for the whole fleet, including instances started meanwhile. It must
-	// be at least the TTL. Behaviours decide it per value
-	// (Decision.SharedTTL); Invalidate and InvalidateAll drop both tiers
-	// whatever it is.
+	// be at least the TTL (if SetTTL later raises the TTL above it, the
+	// TTL wins). Behaviours decide it per value (Decision.SharedTTL);
+	// Invalidate and InvalidateAll drop both tiers whatever it is.
 	SharedTTL time.Duration
 	// Lease is how long a leader holds a slot's lock (default 10 s). It is
 	// an efficiency lock: a load slower than Lease lets another instance
