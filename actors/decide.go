@@ -1,10 +1,8 @@
 package actors
 
 import (
-	"context"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/slotcache/slotcache/internal/core"
 	"github.com/slotcache/slotcache/messages"
 )
@@ -89,38 +87,31 @@ func (s *slot) decideShare(m *shareDecision) {
 	m.reply <- t.Share()
 }
 
-// shareFor returns the slot as the fill coordinator of flight's load sees
-// it from the loader goroutine.
-func shareFor(ctx context.Context, env *core.Env, slot *actor.PID, flight uint64) core.FillSlot {
-	return fillSlot{ctx: ctx, env: env, pid: slot, flight: flight}
-}
+// shareFor returns the slot as the fill coordinator of flight f's load
+// sees it from the loader goroutine.
+func shareFor(f *flight) core.FillSlot { return fillSlot{f} }
 
 // fillSlot asks the slot's actor, by message, what the coordinator needs to
 // know: the decision is the actor's alone.
-type fillSlot struct {
-	ctx    context.Context
-	env    *core.Env
-	pid    *actor.PID
-	flight uint64
-}
+type fillSlot struct{ f *flight }
 
 // Share implements core.FillSlot: the slot's actor runs the behaviour, once
 // for the load, and the leader shares the value as it decided.
-func (f fillSlot) Share(value any) core.Share {
+func (s fillSlot) Share(value any) core.Share {
 	reply := make(chan core.Share, 1)
-	f.env.Root.Send(f.pid, &shareDecision{flight: f.flight, value: value, reply: reply})
+	s.f.env.Root.Send(s.f.self, &shareDecision{flight: s.f.id, value: value, reply: reply})
 	select {
 	case sh := <-reply:
 		return sh
-	case <-f.ctx.Done():
+	case <-s.f.Done():
 		return core.Share{}
 	}
 }
 
 // Serve implements core.FillSlot: this load won the lease to reload a
 // shared copy that is due, and hands the copy over first.
-func (f fillSlot) Serve(value any, remaining time.Duration) {
-	f.env.Root.Send(f.pid, &servedCopy{flight: f.flight, value: value, remaining: remaining})
+func (s fillSlot) Serve(value any, remaining time.Duration) {
+	s.f.env.Root.Send(s.f.self, &servedCopy{flight: s.f.id, value: value, remaining: remaining})
 }
 
 // servedCopy is a shared copy that a fill load hands its slot before it

@@ -18,7 +18,7 @@ func TestSlotServesHandedCopyWhileRefreshing(t *testing.T) {
 	r.policy.ttl = time.Hour
 	s, h, _ := r.boundSlot("s")
 	c := newFakeCtx()
-	g, reply := get(blockingLoad)
+	g, reply := get(r.block)
 	c.deliver(s, g)
 	id := s.current.id
 
@@ -30,7 +30,7 @@ func TestSlotServesHandedCopyWhileRefreshing(t *testing.T) {
 	assert.Equal(t, int64(time.Second), e.Deadline-e.Loaded, "capped at the copy's remaining life")
 	require.Same(t, s.current, s.flights[id], "the load goes on")
 
-	c.deliver(s, &loadDone{flight: id, result: core.FillResult{Value: "new"}})
+	c.deliver(s, done(s.flights[id], core.FillResult{Value: "new"}))
 	e = r.env.Fresh(h)
 	require.NotNil(t, e)
 	assert.Equal(t, "new", e.Value)
@@ -42,7 +42,7 @@ func TestSlotIgnoresHandedCopyOfOvertakenLoad(t *testing.T) {
 	r := newRig(t, 0)
 	s, h, _ := r.boundSlot("s")
 	c := newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(s, g)
 	h.Invalidate()
 	c.deliver(s, &servedCopy{flight: s.current.id, value: "old", remaining: time.Second})
