@@ -8,6 +8,7 @@ package slotcache
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,4 +335,61 @@ func TestTiersBuiltinsDecideBothTiers(t *testing.T) {
 	require.Equal(t, start, d, "values are not its business")
 	d = Chain(NegativeTTL(time.Millisecond), keepMissingInRedis{}).OnLoad("s", nil, start)
 	require.Equal(t, Decision{TTL: time.Millisecond, SharedTTL: time.Hour}, d)
+}
+
+// TestTiersInvalidateOvertakesSharedRefresh: an Invalidate while a lease
+// winner reloads the shared copy from the source drops both tiers; the
+// refresher's value, loaded before the invalidation, is neither shared nor
+// cached, and the copy it served meanwhile is gone too: the next Gets on
+// both instances return the source's newest value.
+func TestTiersInvalidateOvertakesSharedRefresh(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	ch := rtChannel(t)
+	es := ftEngines(t, srv, ch, 2, FillPolicy{SharedTTL: time.Hour}, WithTTL(time.Minute),
+		WithBehaviour(RefreshAhead(0.5))) // the shared copy is due with 30 min left
+	a, b := es[0], es[1]
+	var version atomic.Int64
+	version.Store(1)
+	gate := ftNewGate(func(int32) (any, error) { return nil, nil })
+	var gated atomic.Bool
+	load := func(ctx context.Context, id string) (any, error) {
+		v := fmt.Sprintf("v%d", version.Load())
+		if gated.Load() {
+			_, _ = gate.load(ctx, id)
+		}
+		return v, nil
+	}
+
+	v, err := ftGet(t, a, "s", load)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v)
+	data, _ := ftKeys(t, client, ch, "s")
+	require.NoError(t, client.PExpire(context.Background(), data, 10*time.Minute).Err()) // due now
+
+	version.Store(2)
+	gated.Store(true)
+	v, err = ftGet(t, b, "s", load)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v, "the lease winner serves the due copy at once")
+	gate.awaitCall(t) // b reloads v2 from the source for the fleet
+
+	version.Store(3)
+	require.NoError(t, a.Invalidate(context.Background(), "s"))
+	require.False(t, ftExists(t, client, data))
+	gate.open()
+	// The refresh ends (its outcome is counted when it does) without
+	// sharing v2: its slot refuses to share a load an invalidation overtook.
+	require.Eventually(t, func() bool { return b.Stats().FillSharedRefreshes == 1 }, rtWait, rtPoll)
+	require.False(t, ftExists(t, client, data), "the overtaken refresh shared its value")
+
+	for _, e := range []*Engine{b, a} {
+		require.Eventually(t, func() bool {
+			v, err := ftGet(t, e, "s", load)
+			return err == nil && v == "v3"
+		}, rtWait, rtPoll)
+	}
+	v, err = ftGet(t, b, "s", load)
+	require.NoError(t, err)
+	require.Equal(t, "v3", v)
 }
