@@ -126,6 +126,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *ac
 	}
 	if e.filler != nil {
 		ecfg.Filler = e.filler
+		ecfg.SharedTTL = cfg.fill.SharedTTL
 	}
 	e.env = core.NewEnv(ecfg, dir)
 	e.env.SetMaxStaleness(cfg.enforcedStaleness())

@@ -66,7 +66,7 @@ type Stats struct {
 
 	// Fill coordination (WithFill); all zero without it. Every coordinated
 	// load ends in exactly one of the outcomes FillSharedHits through
-	// FillCancelled.
+	// FillCancelled, or FillSharedRefreshes.
 
 	// FillSharedHits counts loads served from the shared tier.
 	FillSharedHits uint64
@@ -91,6 +91,10 @@ type Stats struct {
 	// FillCancelled counts followers whose load context ended (Close, or
 	// the load timeout) before the value came.
 	FillCancelled uint64
+	// FillSharedRefreshes counts loads that found the shared copy due for
+	// reload (refresh-ahead), won its lease, served the copy and reloaded
+	// it from the source for the fleet.
+	FillSharedRefreshes uint64
 	// FillUncodable counts loaded values the codec could not encode:
 	// served and cached here, not shared. Not an outcome of its own (they
 	// are leader loads).

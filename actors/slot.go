@@ -104,6 +104,8 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.loadTimedOut((*flight)(m))
 	case *shareDecision:
 		s.decideShare(m)
+	case *servedCopy:
+		s.serveCopy(m)
 	case *idleTick:
 		s.ticked(ctx)
 		return

@@ -24,6 +24,9 @@ type Env struct {
 	Clock *Clock
 	// LoadTimeout bounds one shared load.
 	LoadTimeout time.Duration
+	// SharedTTL is the lifetime of shared copies (WithFill) that behaviours
+	// start from; zero: the TTL.
+	SharedTTL time.Duration
 	// PassivateAfter is how long a slot actor stays idle before it gives
 	// its slot up.
 	PassivateAfter time.Duration
@@ -55,6 +58,7 @@ type EnvConfig struct {
 	Root           *actor.RootContext
 	Clock          *Clock
 	TTL            time.Duration
+	SharedTTL      time.Duration
 	LoadTimeout    time.Duration
 	PassivateAfter time.Duration
 	Logger         *slog.Logger
@@ -71,6 +75,7 @@ func NewEnv(cfg EnvConfig, dir *Directory) *Env {
 		Root:           cfg.Root,
 		Clock:          cfg.Clock,
 		LoadTimeout:    cfg.LoadTimeout,
+		SharedTTL:      cfg.SharedTTL,
 		PassivateAfter: cfg.PassivateAfter,
 		Logger:         cfg.Logger,
 		Stats:          Stats{Hits: NewCounter()},

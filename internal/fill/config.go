@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/slotcache/slotcache/internal/core"
 )
 
 // Codec turns values into bytes for the shared tier and back. slotID lets
@@ -38,5 +40,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultTTL is the shared lifetime when Load is given no decide func.
+// DefaultTTL is the shared lifetime when Load is given no slot.
 const DefaultTTL = time.Minute
+
+// defaultSlot shares every value for DefaultTTL.
+type defaultSlot struct{}
+
+func (defaultSlot) Share(any) core.Share { return core.Share{TTL: DefaultTTL} }
+
+func (defaultSlot) Serve(any, time.Duration) {}
