@@ -69,7 +69,7 @@ type Engine struct {
 // background. Invalid options make New fail with an error naming each one.
 func New(opts ...Option) (*Engine, error) {
 	cfg, err := configure(defaultConfig(), opts)
-	if err != nil {
+	if err = errors.Join(err, cfg.checkUntyped()); err != nil {
 		return nil, err
 	}
 	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})

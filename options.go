@@ -45,6 +45,7 @@ type config struct {
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
+	typed           typedConfig // NewCache only (typedconfig.go)
 }
 
 func defaultConfig() config {
