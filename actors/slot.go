@@ -59,7 +59,7 @@ func (s *slot) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.Get:
 		s.b.Took()
-		s.get(ctx, m)
+		s.handleGet(ctx, m)
 	case *messages.Invalidate, *messages.InvalidateAll:
 		s.b.Took()
 		s.env.Reclaim(s.h)
