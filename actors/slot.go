@@ -71,6 +71,9 @@ func (s *slot) Receive(ctx actor.Context) {
 		if _, late := s.env.Lookup(s.h); late {
 			s.reload(ctx)
 		}
+	case *Set:
+		s.b.Took()
+		s.set(m)
 	case *reloadNow:
 		s.b.Took()
 		s.reload(ctx)
