@@ -53,7 +53,9 @@ func (p *benchProgress) update(elapsed time.Duration, gets int64, note string) {
 func (p *benchProgress) show(elapsed time.Duration, gets int64, note string, final bool) {
 	rate := float64(gets) / max(elapsed.Seconds(), 1e-9)
 	if !p.tty {
-		if elapsed-p.lastPlain < p.plainEvery && !final {
+		// A tick that lands next to the end leaves the last line to
+		// finish, so that it is printed once.
+		if !final && (elapsed-p.lastPlain < p.plainEvery || p.total-elapsed < p.plainEvery/2) {
 			return
 		}
 		p.lastPlain = elapsed
