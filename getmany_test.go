@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
 )
 
 // batchRecorder is a batch loader that records its calls and, when gated,
@@ -259,4 +261,31 @@ func TestGetManyWithoutBatchLoader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"a": 1, "bb": 2, "ccc": 3}, got)
 	assert.EqualValues(t, 3, calls.Load())
+}
+
+// With fill, a batch on one instance shares its values; GetMany on another
+// instance gets them from the shared tier without calling its batch loader
+// (its loads start and are answered by shared copies, never registering),
+// and a mix of shared and unshared IDs sends only the unshared ones to the
+// batch loader.
+func TestGetManyWithFillAcrossInstances(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	ch := rtChannel(t)
+	recA, recB := newBatchRecorder(false), newBatchRecorder(false)
+	a := newCache[string](t, rtEngine(t, srv.Client(t), ch), "m", nil, WithBatch(recA.load, 0), WithFill(FillPolicy{}))
+	b := newCache[string](t, rtEngine(t, srv.Client(t), ch), "m", nil, WithBatch(recB.load, 0), WithFill(FillPolicy{}))
+	require.NoError(t, a.WaitReady(ctx))
+	require.NoError(t, b.WaitReady(ctx))
+
+	got, err := a.GetMany(ctx, []string{"x", "y", "z"})
+	require.NoError(t, err)
+	assert.Len(t, got, 3)
+	assert.Equal(t, [][]string{{"x", "y", "z"}}, recA.Calls())
+
+	got, err = b.GetMany(ctx, []string{"x", "y", "z", "w"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"x": "v:x", "y": "v:y", "z": "v:z", "w": "v:w"}, got)
+	assert.Equal(t, [][]string{{"w"}}, recB.Calls(), "x, y, z came from the shared tier")
+	assert.EqualValues(t, 3, b.Stats().FillSharedHits)
 }
