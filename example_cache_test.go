@@ -2,6 +2,7 @@ package slotcache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -130,4 +131,41 @@ func ExampleEngine_Shutdown() {
 	fmt.Println(engine.Shutdown(ctx))
 	// Output:
 	// <nil>
+}
+
+// ExampleOptionError finds which options were wrong without matching
+// text: New reports every bad option at once, each an *OptionError.
+func ExampleOptionError() {
+	_, err := slotcache.New(slotcache.WithTTL(0), slotcache.WithMaxSlots(-1))
+	var optErr *slotcache.OptionError
+	if errors.As(err, &optErr) {
+		fmt.Println(optErr.Option, "-", optErr.Reason)
+	}
+	fmt.Println(strings.Count(err.Error(), "\n") + 1) // one line per bad option
+	// Output:
+	// WithTTL - must be positive, got 0s
+	// 2
+}
+
+// ExampleGetAs shows ErrWrongType: a slot of the default cache read with
+// another type than it holds. The value is dropped, so the next call loads
+// the right type.
+func ExampleGetAs() {
+	engine, err := slotcache.New()
+	if err != nil {
+		panic(err)
+	}
+	defer engine.Close()
+
+	ctx := context.Background()
+	_, _ = engine.Get(ctx, "answer", func(context.Context, string) (any, error) { return 42, nil })
+	_, err = slotcache.GetAs(ctx, engine, "answer", func(context.Context, string) (string, error) { return "42", nil })
+	fmt.Println(errors.Is(err, slotcache.ErrWrongType))
+	fmt.Println(err)
+	s, _ := slotcache.GetAs(ctx, engine, "answer", func(context.Context, string) (string, error) { return "42", nil })
+	fmt.Println(s)
+	// Output:
+	// true
+	// slotcache: wrong type: slot "answer" holds a int, not a string
+	// 42
 }
