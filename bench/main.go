@@ -144,11 +144,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	loadBefore := loadAverage()
 	h.runAll(units)
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "bench: interrupted")
-		return 1
-	}
-	rep := report{Machine: thisMachine(), Quick: o.quick, Config: h.cfg, Cases: h.cases, Results: h.results}
+	// An interrupted run (Ctrl-C) still reports the cases it finished.
+	interrupted := ctx.Err() != nil
+	rep := report{Machine: thisMachine(), Quick: o.quick, Interrupted: interrupted, Config: h.cfg, Cases: h.cases, Results: h.results}
 	rep.Machine.LoadBefore, rep.Machine.LoadAfter = loadBefore, loadAverage()
 	rep.Cases = slices.DeleteFunc(rep.Cases, func(c caseInfo) bool { return !hasResults(rep.Results, c.Name) })
 	rep.Headline = headlines(rep.Cases, rep.Results)
@@ -166,8 +164,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
+	if interrupted {
+		fmt.Fprintln(stderr, "bench: interrupted; the report above covers the cases that ran")
+		return exitInterrupted
+	}
 	return 0
 }
+
+// exitInterrupted is the shell's status for a command ended by SIGINT
+// (128+2).
+const exitInterrupted = 130
 
 // needsRedis reports whether a selected case needs Redis.
 func needsRedis(h *harness, units []unit) bool {
