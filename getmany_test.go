@@ -173,7 +173,7 @@ func TestGetManyCoalescesWithGets(t *testing.T) {
 
 	getB := make(chan string, 1)
 	go func() { v, _ := c.Get(ctx, "b"); getB <- v }()
-	require.Eventually(t, func() bool { return e.children["b"].Stats().Coalesced >= 2 }, wait, time.Millisecond,
+	require.Eventually(t, func() bool { return c.Stats().Coalesced >= 2 }, wait, time.Millisecond,
 		"the Get on b joins the batch's load (a joined too)")
 
 	rec.release <- struct{}{}
