@@ -35,8 +35,10 @@ type Cache[V any] struct {
 // ("<e's channel>:<name>"), starting from e's TTL, timeouts, logger and
 // Redis client; opts change any of it (behaviours, WithMaxSlots and
 // WithFill are not inherited). With WithFill, values travel through the
-// shared tier as JSON of V (JSONOf[V]) unless FillPolicy.Codec says
-// otherwise, so every instance gets a V back, whichever loaded it.
+// shared tier as JSON of V (JSONOf[V]) unless FillPolicy.Codec names a
+// codec of your own (JSONCodec, which decodes into any, is replaced too),
+// so every instance gets a V back, whichever loaded it; a shared copy that
+// decodes to another type is loaded locally instead of cached.
 //
 // Names are unique per engine while their cache is open.
 func NewCache[V any](e *Engine, name string, load func(ctx context.Context, slotID string) (V, error), opts ...Option) (*Cache[V], error) {
