@@ -37,7 +37,7 @@ import (
 type Loader func(ctx context.Context, slotID string) (any, error)
 
 // closeGrace is how long Close waits for loaders to return after it has
-// cancelled their contexts.
+// cancelled their contexts; Shutdown takes the bound from its caller.
 const closeGrace = 2 * time.Second
 
 // Engine is a read-through cache. It is safe for concurrent use; create it
@@ -70,7 +70,7 @@ type Engine struct {
 // background. Invalid options make New fail with an error naming each one.
 func New(opts ...Option) (*Engine, error) {
 	cfg, err := configure(defaultConfig(), opts)
-	if err != nil {
+	if err = errors.Join(err, cfg.checkUntyped()); err != nil {
 		return nil, err
 	}
 	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
@@ -340,10 +340,20 @@ func (e *Engine) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops every actor, timer and goroutine the engine started, cancels
-// loads in flight (their waiters get ErrClosed) and closes the Redis client
-// if FromEnv dialled it. Calls after the first do nothing.
+// Close is Shutdown bounded by 2 s (closeGrace), the common case.
 func (e *Engine) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	return e.Shutdown(ctx)
+}
+
+// Shutdown stops every actor, timer and goroutine the engine started,
+// cancels loads in flight (their waiters get ErrClosed), closes the Redis
+// client if FromEnv dialled it, and closes the engine's caches. It waits
+// for loaders to return, which they do when they honour their context,
+// until ctx ends: then it returns an error wrapping ctx.Err() and leaves
+// the stragglers behind. Calls after the first do nothing.
+func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.closeOnce.Do(func() {
 		e.mu.Lock()
@@ -352,7 +362,7 @@ func (e *Engine) Close() error {
 		e.children = nil
 		e.mu.Unlock()
 		for _, c := range children {
-			err = errors.Join(err, c.Close())
+			err = errors.Join(err, c.Shutdown(ctx))
 		}
 		e.env.Flush()
 		e.cancel()
@@ -367,7 +377,7 @@ func (e *Engine) Close() error {
 		if _, perr := e.system.Root.PoisonFuture(e.router).Result(); perr != nil {
 			err = errors.Join(err, fmt.Errorf("slotcache: stopping the router: %w", perr))
 		}
-		e.env.WaitLoaders(closeGrace)
+		err = errors.Join(err, e.env.AwaitLoaders(ctx))
 		if e.parent == nil { // the actor system, clock and workers are shared with named caches
 			e.env.Clock.Stop()
 			e.system.Shutdown()
