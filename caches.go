@@ -29,14 +29,14 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	}
 	base := e.cfg
 	base.channel = e.cfg.channel + ":" + name
-	base.redis, base.redisURL = e.client, "" // share the client, whoever dialled it
+	base.redis, base.redisURL = e.client, "" // share the engine's client, whoever dialled it
 	base.behaviour, base.rules, base.maxSlots, base.fill = nil, nil, 0, nil
 	base.typed = typedConfig{}
 	cfg, err := configure(base, opts)
 	if err != nil {
 		return nil, fmt.Errorf("slotcache: NewCache(%q): %w", name, err)
 	}
-	c := start(cfg, e.system, e.env.Clock, e.workers, e)
+	c := start(cfg, e.host, e)
 	c.name = name
 	if e.children == nil {
 		e.children = make(map[string]*Engine)

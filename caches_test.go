@@ -21,7 +21,7 @@ func TestNamedCachesAreIndependent(t *testing.T) {
 	require.NoError(t, err)
 	activations, err := root.namedForTest("channel-activation", WithMaxSlots(2))
 	require.NoError(t, err)
-	assert.Same(t, root.system, configs.system, "one actor system")
+	assert.Same(t, root.host.system, configs.host.system, "one actor system")
 	assert.Same(t, root.env.Clock, activations.env.Clock, "one clock")
 	assert.Equal(t, "provider-config", configs.name)
 	assert.Equal(t, DefaultChannel+":provider-config", configs.Channel())
