@@ -3,54 +3,77 @@ package actors
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Workers is the dispatcher of an engine's actors: it runs a mailbox that
+// workerIdle is how long a worker waits for its next run before it exits,
+// so that an idle engine holds no worker goroutine.
+const workerIdle = time.Second
+
+// Workers is the dispatcher of an engine's router: it runs a mailbox that
 // has messages on one of a few long-lived goroutines instead of a new
 // goroutine each time. protoactor's default dispatcher starts a goroutine
-// per run of a mailbox, several per miss here; each starts with a small
-// stack that the actor's call chain outgrows, and the stack copies took
-// 40% of a cold miss's CPU in the profile. A worker's stack has grown once.
-// When every worker is busy, a run gets its own goroutine as before, so
-// no mailbox ever waits for another.
+// per run of a mailbox; each starts with a small stack that the actor's
+// call chain outgrows, and the stack copies took 40% of a cold miss's CPU
+// in the profile. A worker's stack has grown once. When every worker is
+// busy and there are as many as there are processors twice over, a run
+// gets its own goroutine as before, so no mailbox ever waits for another;
+// a worker idle for workerIdle exits.
 type Workers struct {
 	work       chan func()
 	quit       chan struct{}
 	wg         sync.WaitGroup
+	running    atomic.Int32
+	max        int32
 	throughput int
 }
 
-// NewWorkers starts the workers: two per processor, enough to keep every
-// processor busy while a worker is being handed its next run.
+// NewWorkers returns a dispatcher that starts workers on demand, up to two
+// per processor.
 func NewWorkers() *Workers {
-	w := &Workers{work: make(chan func()), quit: make(chan struct{}), throughput: 300}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	w.wg.Add(n)
-	for range n {
-		go w.loop()
-	}
-	return w
-}
-
-func (w *Workers) loop() {
-	defer w.wg.Done()
-	for {
-		select {
-		case fn := <-w.work:
-			fn()
-		case <-w.quit:
-			return
-		}
+	return &Workers{
+		work:       make(chan func()),
+		quit:       make(chan struct{}),
+		max:        int32(max(4, 2*runtime.GOMAXPROCS(0))),
+		throughput: 300,
 	}
 }
 
-// Schedule implements actor.Dispatcher: fn runs on an idle worker, or on a
-// goroutine of its own if none is idle.
+// Schedule implements actor.Dispatcher: fn runs on an idle worker, on a
+// new worker if there is room for one, or on a goroutine of its own.
 func (w *Workers) Schedule(fn func()) {
 	select {
 	case w.work <- fn:
+		return
 	default:
-		go fn()
+	}
+	if w.running.Add(1) <= w.max {
+		w.wg.Add(1)
+		go w.loop(fn)
+		return
+	}
+	w.running.Add(-1)
+	go fn()
+}
+
+// loop runs fn, then whatever is scheduled next, until it has waited
+// workerIdle for work or the workers stop.
+func (w *Workers) loop(fn func()) {
+	defer w.wg.Done()
+	defer w.running.Add(-1)
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		fn()
+		idle.Reset(workerIdle)
+		select {
+		case fn = <-w.work:
+		case <-idle.C:
+			return
+		case <-w.quit:
+			return
+		}
 	}
 }
 

@@ -577,3 +577,19 @@ func TestRouterPoolShrinksWhenIdle(t *testing.T) {
 	assert.Empty(t, rt.pool, "an idle engine ends with no actor")
 	assert.Len(t, c.stopped, 8)
 }
+
+// Workers start on demand and exit when idle, so an idle engine holds
+// none; Stop waits for the busy ones.
+func TestWorkersStartOnDemandAndStop(t *testing.T) {
+	w := NewWorkers()
+	assert.Zero(t, w.running.Load(), "no worker before any work")
+	ran := make(chan struct{})
+	w.Schedule(func() { close(ran) })
+	<-ran
+	assert.EqualValues(t, 1, w.running.Load())
+	w.Stop()
+	assert.Zero(t, w.running.Load(), "Stop ended the worker")
+	done := make(chan struct{})
+	w.Schedule(func() { close(done) }) // after Stop: a goroutine of its own
+	<-done
+}
