@@ -62,6 +62,7 @@ type Engine struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	totals    totals // what Reset retired, for Totals
 }
 
 // New returns a running engine. It never waits for Redis: when Redis is
@@ -109,6 +110,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 	e.cancel = cancel
 	e.env = core.NewEnv(ctx, system.Root, clock, cfg.ttl, cfg.loadTimeout, cfg.logger)
 	e.env.PassivateAfter = cfg.passivateAfter
+	e.env.Observe.Hook = hook(cfg.observer)
 	e.dir = core.NewDirectory()
 	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
 	if cfg.fill != nil { // checkFill made sure there is a client
@@ -245,7 +247,7 @@ func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	}
 	e.env.Stats.Invalidations.Add(1)
 	e.invalidateLocal(slotID)
-	return e.broadcast(ctx, slotID)
+	return e.observed(ctx, slotID, e.broadcast)
 }
 
 // InvalidateAll drops every slot here, then tells the other instances.
@@ -256,7 +258,7 @@ func (e *Engine) InvalidateAll(ctx context.Context) error {
 	}
 	e.env.Stats.Invalidations.Add(1)
 	e.flushLocal()
-	return e.broadcast(ctx, bridge.All)
+	return e.observed(ctx, bridge.All, e.broadcast)
 }
 
 // broadcast makes an invalidation of slotID (bridge.All for every slot)

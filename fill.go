@@ -223,6 +223,7 @@ func (e *Engine) newFiller() *fill.Coordinator {
 		Notice:    func(slotID string) []byte { return bridge.EncodeFilled(slotID, origin) },
 		TTL:       e.sharedTTL,
 		Logger:    e.cfg.logger,
+		Observe:   &e.env.Observe,
 	})
 }
 

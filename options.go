@@ -46,6 +46,7 @@ type config struct {
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
+	observer        Observer    // nil: none (WithObserver)
 }
 
 func defaultConfig() config {

@@ -1,5 +1,7 @@
 package slotcache
 
+import "time"
+
 // Stats is a snapshot of an engine's counters, for observability and tests.
 // Counters are read one by one, so a snapshot taken under load is not
 // atomic across fields.
@@ -95,6 +97,27 @@ type Stats struct {
 	FillWaiting uint64
 	// FillNotices counts fill notices received from other instances.
 	FillNotices uint64
+
+	// Latency. Hits are not timed: they would pay a clock read each.
+
+	// LoadLatency is the histogram of load durations, from the loader
+	// goroutine's start to its result (with WithFill, the coordination
+	// included): how long the callers of a miss waited.
+	LoadLatency Histogram
+	// FillWait is the histogram of followers' waits for another instance's
+	// fill, up to the value they ended with (WithFill).
+	FillWait Histogram
+
+	// Redis subscription state (zero without Redis). Not counters: Reset
+	// leaves them alone.
+
+	// Subscribed reports that the bridge has a session open and that this
+	// channel was confirmed; false between a drop and the next attempt.
+	Subscribed bool
+	// SinceHeard is how long ago the subscription last heard from Redis:
+	// its own heartbeat echo, or a confirmation. With the default
+	// heartbeat it stays under a second or two while the link is healthy.
+	SinceHeard time.Duration
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -128,5 +151,11 @@ func (e *Engine) Stats() Stats {
 		st.HeartbeatMisses = b.HeartbeatMisses
 	}
 	e.fillStats(&st)
+	st.LoadLatency = Histogram(e.env.Observe.Loads.Snapshot())
+	st.FillWait = Histogram(e.env.Observe.FillWaits.Snapshot())
+	if e.sub != nil {
+		h := e.sub.Health()
+		st.Subscribed, st.SinceHeard = h.Subscribed, h.SinceHeard
+	}
 	return st
 }

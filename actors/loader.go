@@ -16,6 +16,7 @@ import (
 // rather than as a nil value.
 func runLoader(ctx context.Context, env *core.Env, slot *actor.PID, flight uint64, slotID string, load messages.Loader) {
 	defer env.LoaderReturned()
+	ctx, span := env.Observe.Start(ctx, core.OpLoad, slotID)
 	done := &messages.LoadDone{Flight: flight}
 	returned := false
 	defer func() {
@@ -26,6 +27,7 @@ func runLoader(ctx context.Context, env *core.Env, slot *actor.PID, flight uint6
 			done.Value = nil
 			done.Err = fmt.Errorf("slotcache: loader of slot %q exited without returning", slotID)
 		}
+		span.End("", done.Err)
 		env.Root.Send(slot, done)
 	}()
 	if env.Filler != nil {

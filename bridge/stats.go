@@ -1,6 +1,9 @@
 package bridge
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats counts what the bridge saw and did on one channel.
 type Stats struct {
@@ -54,4 +57,28 @@ func (s *Sub) ResetStats() {
 	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
 		v.Store(0)
 	}
+}
+
+// Health is the state of a channel's subscription now, for exporters.
+type Health struct {
+	// Subscribed reports that a session is open and the channel was
+	// confirmed.
+	Subscribed bool
+	// SinceHeard is the time since the bridge last heard from Redis: a
+	// heartbeat echo, a confirmation, or the start of its session.
+	SinceHeard time.Duration
+}
+
+// Health returns the state of s's subscription. It only reads.
+func (s *Sub) Health() Health {
+	b := s.b
+	b.mu.Lock()
+	open := b.ps != nil
+	b.mu.Unlock()
+	select {
+	case <-s.ready:
+	default:
+		open = false
+	}
+	return Health{Subscribed: open, SinceHeard: time.Duration(b.now() - b.lastEcho.Load())}
 }

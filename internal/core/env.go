@@ -38,6 +38,8 @@ type Env struct {
 	// PolicyFor returns the behaviour of a slot; the router asks it once
 	// per slot actor it spawns.
 	PolicyFor func(slotID string) Policy
+	// Observe records load and fill-wait latency and calls the observer.
+	Observe Observe
 
 	cached  atomic.Int64 // slots with an entry, servable or not yet swept
 	epoch   atomic.Uint64

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/slotcache/slotcache/internal/core"
 )
 
 // Codec turns values into bytes for the shared tier and back. slotID lets
@@ -39,6 +41,8 @@ type Config struct {
 	TTL func(slotID string, v any) time.Duration
 	// Logger receives one record per coordinated miss.
 	Logger *slog.Logger
+	// Observe times fill waits and sees leases and waits; nil for none.
+	Observe *core.Observe
 }
 
 // DefaultTTL is the shared lifetime when Config.TTL is nil.

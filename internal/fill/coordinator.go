@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/slotcache/slotcache/internal/core"
 )
 
 // NoCache is the TTL Load returns with a value that must answer the waiters
@@ -149,6 +151,7 @@ func (m *miss) hit(ctx context.Context, load func(context.Context, string) (any,
 // not to be shared or does not encode.
 func (m *miss) lead(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error)) (v any, ttl time.Duration, err error) {
 	c := m.c
+	defer c.observe(&ctx, core.OpFillLease, m)()
 	m.set(LeaderLoad, nil)
 	held := true
 	defer func() {
@@ -194,6 +197,7 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load func(context
 // gave up, and loads locally once Wait is over.
 func (m *miss) follow(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error), w *watcher) (any, time.Duration, error) {
 	c := m.c
+	defer c.observe(&ctx, core.OpFillWait, m)()
 	c.stats.waiting.Add(1)
 	waiting := true
 	defer func() {
