@@ -96,3 +96,8 @@ func (e *Engine) Caches() []*Engine {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	return cs
 }
+
+// Distributed reports whether the engine listens to other instances
+// through Redis (WithRedis, or FromEnv with REDIS_URL), so that exporters
+// report the subscription's state only where there is one.
+func (e *Engine) Distributed() bool { return e.sub != nil }
