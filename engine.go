@@ -191,7 +191,7 @@ func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) 
 	}
 	e.env.Stats.Misses.Add(1)
 	reply := make(chan messages.Result, 1)
-	get := &messages.Get{Load: load, Reply: reply}
+	get := &messages.Get{Ctx: ctx, Load: load, Reply: reply}
 	for {
 		// Straight to the slot's actor if it has one; through the router,
 		// which spawns one, if not. A request sent straight to an actor that

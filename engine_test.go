@@ -573,3 +573,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.sb.String()
 }
+
+type ctxKey struct{}
+
+// The loader sees the values of the caller that started the load (trace
+// IDs, request-scoped loggers), but not its cancellation.
+func TestLoaderSeesCallerValues(t *testing.T) {
+	e := newEngine(t)
+	seen := make(chan any, 1)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "trace-42"))
+	release := make(chan struct{})
+	go func() {
+		_, _ = e.Get(ctx, "k", func(lctx context.Context, _ string) (any, error) {
+			seen <- lctx.Value(ctxKey{})
+			cancel() // the caller gives up; the load must go on
+			<-release
+			return "v", lctx.Err()
+		})
+	}()
+	require.Equal(t, "trace-42", <-seen)
+	close(release)
+	require.Eventually(t, func() bool { return e.Cached("k") }, 5*time.Second, time.Millisecond,
+		"the load was cancelled with its first caller")
+}

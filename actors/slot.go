@@ -142,7 +142,7 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 	if b := s.env.Bound; b != nil {
 		b.Missed(s.h)
 	}
-	f, joined := s.flight(ctx)
+	f, joined := s.flight(ctx, m.Ctx)
 	if joined {
 		s.env.Stats.Coalesced.Add(1)
 	}
@@ -151,12 +151,12 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 
 // flight returns the load in flight for the slot's current generation and
 // epoch, starting one if there is none, and whether it was already there.
-func (s *slot) flight(ctx actor.Context) (f *flight, joined bool) {
+func (s *slot) flight(ctx actor.Context, caller context.Context) (f *flight, joined bool) {
 	gen, epoch := s.h.Gen(), s.env.Epoch()
 	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch {
 		return f, true
 	}
-	return s.start(ctx, s.h.LastLoad, gen, epoch), false
+	return s.start(ctx, caller, s.h.LastLoad, gen, epoch), false
 }
 
 // reload starts a background load nobody waits for (refresh-ahead,
@@ -164,19 +164,22 @@ func (s *slot) flight(ctx actor.Context) (f *flight, joined bool) {
 // It needs a loader from an earlier Get.
 func (s *slot) reload(ctx actor.Context) {
 	if s.h.LastLoad != nil {
-		if _, joined := s.flight(ctx); !joined {
+		if _, joined := s.flight(ctx, nil); !joined {
 			s.env.Stats.Refreshes.Add(1)
 		}
 	}
 }
 
 // start launches a load for the slot's current generation and epoch. The
-// loader's context is cancelled at Close and after the load timeout; the
-// timeout also answers the waiters, even if the loader ignores its context.
-func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64) *flight {
+// loader's context carries the values of the caller that started it
+// (caller, nil for a background reload), not those of callers that join
+// later, and not the caller's cancellation: the load serves every waiter.
+// It is cancelled at Close and after the load timeout; the timeout also
+// answers the waiters, even if the loader ignores its context.
+func (s *slot) start(ctx actor.Context, caller context.Context, load messages.Loader, gen, epoch uint64) *flight {
 	s.h.NextFlight++
 	f := &flight{id: s.h.NextFlight, gen: gen, epoch: epoch}
-	lctx, cancel := context.WithTimeout(s.env.Ctx, s.env.LoadTimeout)
+	lctx, cancel := loadContext(s.env, caller)
 	root, self, id := s.env.Root, ctx.Self(), f.id
 	f.cancel = cancel
 	f.stopWatch = context.AfterFunc(lctx, func() {
@@ -191,6 +194,20 @@ func (s *slot) start(ctx actor.Context, load messages.Loader, gen, epoch uint64)
 	s.env.LoaderStarted()
 	go runLoader(lctx, s.env, self, f.id, s.h.ID, load)
 	return f
+}
+
+// loadContext returns the context of a load started by caller: its values
+// without its cancellation, ended by the load timeout or by Close.
+func loadContext(env *core.Env, caller context.Context) (context.Context, context.CancelFunc) {
+	if caller == nil {
+		caller = context.Background()
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(caller), env.LoadTimeout)
+	stop := context.AfterFunc(env.Ctx, cancel)
+	return lctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // finish removes f from the slot's flights.

@@ -23,8 +23,11 @@ type Result struct {
 }
 
 // Get asks a slot actor for its value, loading it with Load if no fresh
-// entry exists. Reply must have room for one value.
+// entry exists. Ctx is the caller's context: a load this Get starts sees
+// its values (trace IDs, request-scoped loggers) but not its cancellation.
+// Reply must have room for one value.
 type Get struct {
+	Ctx   context.Context
 	Load  Loader
 	Reply chan<- Result
 }
