@@ -19,9 +19,13 @@ import (
 // invalidation arrived (reload at once?). Behaviours are chosen per slot
 // with WithBehaviour and WithPrefixBehaviour.
 //
-// Hooks run in the slot's actor, never on the hit path, one at a time per
-// slot; they must be quick and must not call the engine. A hook that panics
-// is logged and the default decision is taken.
+// Hooks run in the engine's actors (the slot's own, or the router for a
+// slot that has none), never on the hit path, one at a time per slot; they
+// must be quick and must not call the engine. A hook that panics is logged
+// and the default decision is taken. OnLoad runs once per load, on the
+// instance that loaded (with WithFill, also on each instance that reads
+// the shared copy, whose lifetime then caps the decision); OnInvalidate
+// runs once per invalidation of every slot that holds an entry.
 //
 // Embed Base to write only the hooks you need:
 //

@@ -42,7 +42,7 @@ func (e *Engine) Cache(name string, opts ...Option) (*Engine, error) {
 	}
 	c := start(cfg, e.system, e.env.Clock, e)
 	c.name = name
-	c.env.Observe.Cache = name
+	c.observe.Cache = name
 	if e.children == nil {
 		e.children = make(map[string]*Engine)
 	}

@@ -4,11 +4,11 @@
 // load that started before it, and several server instances stay coherent
 // through Redis pub/sub.
 //
-// Every cache key (a slot) is owned by an actor that serialises its loads and
-// owns its expiry timer; a router actor spawns slots on first touch and
-// supervises them; a bridge subscribes to Redis and turns other instances'
-// invalidations into local ones. Hits never touch an actor. Without Redis the
-// engine is a purely local TTL cache.
+// Every cache key (a slot) is owned, while it has work, by an actor that
+// serialises its loads and decides what to cache; a router actor binds
+// actors to slots and supervises them; a bridge subscribes to Redis and
+// turns other instances' invalidations into local ones. Hits never touch an
+// actor. Without Redis the engine is a purely local TTL cache.
 package slotcache
 
 import (
@@ -46,7 +46,7 @@ type Engine struct {
 	cfg    config
 	env    *core.Env
 	cancel context.CancelFunc
-	dir    *core.Directory // written only by the router
+	dir    *core.Directory // the router holds its writer
 	system *actor.ActorSystem
 	router *actor.PID
 	bridge *bridge.Bridge // the subscription this engine owns; nil without Redis or when shared
@@ -62,7 +62,8 @@ type Engine struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	totals    totals // what Reset retired, for Totals
+	observe   *core.Observe // latency histograms and the Observer's hook
+	totals    totals        // what Reset retired, for Totals
 }
 
 // New returns a running engine. It never waits for Redis: when Redis is
@@ -101,26 +102,35 @@ func configure(cfg config, opts []Option) (config, error) {
 // start builds and starts an engine on an actor system and a clock, which
 // it owns when parent is nil and shares with parent otherwise.
 func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Engine) *Engine {
-	e := &Engine{cfg: cfg, client: cfg.redis, system: system, parent: parent}
+	e := &Engine{cfg: cfg, client: cfg.redis, system: system, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
 	if cfg.redisURL != "" { // checked by FromEnv
 		ropts, _ := redis.ParseURL(cfg.redisURL)
 		e.client, e.owned = redis.NewClient(ropts), true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.env = core.NewEnv(ctx, system.Root, clock, cfg.ttl, cfg.loadTimeout, cfg.logger)
-	e.env.PassivateAfter = cfg.passivateAfter
-	e.env.Observe.Hook = hook(cfg.observer)
-	e.dir = core.NewDirectory()
-	e.env.PolicyFor = policyResolver(cfg.behaviour, cfg.rules, cfg.logger)
 	if cfg.fill != nil { // checkFill made sure there is a client
 		e.filler = e.newFiller()
-		e.env.Filler = e.filler
 	}
-	if cfg.maxSlots > 0 {
-		e.env.Bound = core.NewBound(cfg.maxSlots, e.dir)
+	dir, writer := core.NewDirectory()
+	e.dir = dir
+	ecfg := core.EnvConfig{
+		Ctx:            ctx,
+		Root:           system.Root,
+		Clock:          clock,
+		TTL:            cfg.ttl,
+		LoadTimeout:    cfg.loadTimeout,
+		PassivateAfter: cfg.passivateAfter,
+		Logger:         cfg.logger,
+		MaxSlots:       cfg.maxSlots,
+		PolicyFor:      policyResolver(cfg.behaviour, cfg.rules, cfg.logger),
+		Observe:        e.observe,
 	}
-	e.router = system.Root.Spawn(actors.RouterProps(e.env, e.dir))
+	if e.filler != nil {
+		ecfg.Filler = e.filler
+	}
+	e.env = core.NewEnv(ecfg, dir)
+	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
 		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e)); err == nil {
@@ -170,8 +180,8 @@ func (e *Engine) hit(slotID string) (any, bool) {
 	if ent == nil || e.closed.Load() {
 		return nil, false
 	}
-	if late && ent.RequestRefresh() {
-		e.notify(h, messages.RefreshRequest)
+	if late && ent.RequestRefresh(e.env.Clock.Now()) {
+		e.sendTo(h, messages.RefreshRequest)
 	}
 	if b := e.env.Bound; b != nil {
 		h.Touch(b.Age())
@@ -180,9 +190,11 @@ func (e *Engine) hit(slotID string) (any, bool) {
 	return ent.Value, true
 }
 
-// miss asks the slot actor, spawning it through the router if needed, and
-// waits for its answer, the caller's ctx, or Close.
-func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) (any, error) {
+// miss asks the slot's actor and waits for its answer, the caller's ctx,
+// or Close. The request cannot be lost: it is admitted by the slot's
+// binding before it is sent, or goes through the router, which binds an
+// actor (see actors/lifecycle.go).
+func (e *Engine) miss(ctx context.Context, slotID string, load Loader) (any, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -191,110 +203,115 @@ func (e *Engine) miss(ctx context.Context, slotID string, load messages.Loader) 
 	}
 	e.env.Stats.Misses.Add(1)
 	reply := make(chan messages.Result, 1)
-	get := &messages.Get{Ctx: ctx, Load: load, Reply: reply}
-	for {
-		// Straight to the slot's actor if it has one; through the router,
-		// which spawns one, if not. A request sent straight to an actor that
-		// then passivates is lost with it: its end closes done and the
-		// request goes round again. The router never loses one.
-		var done <-chan struct{}
-		if act := e.active(slotID); act != nil {
-			e.env.Root.Send(act.PID, get)
-			done = act.Done()
-		} else {
-			e.env.Root.Send(e.router, &messages.Route{ID: slotID, Msg: get})
-		}
-		select {
-		case r := <-reply:
-			return r.Value, r.Err
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-e.env.Ctx.Done():
-			return nil, ErrClosed
-		case <-done:
-			select { // an answer that raced the end wins
-			case r := <-reply:
-				return r.Value, r.Err
-			default:
-			}
-		}
+	e.send(slotID, &messages.Get{Ctx: ctx, Load: load, Reply: reply})
+	select {
+	case r := <-reply:
+		return r.Value, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.env.Ctx.Done():
+		return nil, ErrClosed
 	}
 }
 
-// active returns the live actor of slotID, if it has one.
-func (e *Engine) active(slotID string) *core.Activation {
+// send delivers msg to slotID's actor: straight to it if the slot has one,
+// through the router, which binds one, if not.
+func (e *Engine) send(slotID string, msg any) {
 	if h, ok := e.dir.Load(slotID); ok {
-		return h.Active()
+		e.sendTo(h, msg)
+		return
 	}
-	return nil
+	e.env.Root.Send(e.router, &messages.Route{ID: slotID, Msg: msg})
 }
 
-// notify sends msg to h's actor through the router. Nobody waits for these
-// messages (refresh requests, invalidations), so nobody would notice one
-// lost to a passivation; the router never loses one. They are rare: one
-// per refresh, one per invalidation.
-func (e *Engine) notify(h *core.Handle, msg any) {
+// sendTo is send for a slot whose handle the caller holds.
+func (e *Engine) sendTo(h *core.Handle, msg any) {
+	if b := h.Enter(); b != nil {
+		e.env.Root.Send(b.PID, msg)
+		return
+	}
 	e.env.Root.Send(e.router, &messages.Route{ID: h.ID, Msg: msg})
 }
 
 // Invalidate drops slotID here, at once and before any load in flight can
-// cache an older value, then tells the other instances. It returns an error
-// only if the publish failed (after at most the publish timeout); the local
-// drop has happened regardless.
+// cache an older value, then tells the other instances. When Invalidate
+// returns, no Get that starts on this instance returns the old value, and
+// none that starts on another instance after it received the message does,
+// with or without WithFill. It returns an error only if dropping the
+// shared copy or the publish failed (after at most their timeouts); the
+// local drop has happened regardless.
 func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
+	var errs []error
+	if e.env.Filler != nil {
+		// Readers miss at once, then the shared copy goes. A load that
+		// starts meanwhile may read the old copy: the invalidation proper,
+		// after the delete, overtakes it as it overtakes any load.
+		if h, ok := e.dir.Load(slotID); ok {
+			h.Invalidate()
+		}
+		if err := e.env.Filler.Drop(ctx, slotID); err != nil {
+			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
+		}
+	}
 	e.invalidateLocal(slotID)
-	return e.observed(ctx, slotID, e.broadcast)
+	return errors.Join(append(errs, e.observed(ctx, slotID, e.publish))...)
 }
 
 // InvalidateAll drops every slot here, then tells the other instances.
-// Like Invalidate, it fails only if the publish failed.
+// Like Invalidate, it fails only if the shared tier or the publish failed.
 func (e *Engine) InvalidateAll(ctx context.Context) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
-	e.flushLocal()
-	return e.observed(ctx, bridge.All, e.broadcast)
-}
-
-// broadcast makes an invalidation of slotID (bridge.All for every slot)
-// reach the other instances: it deletes the shared copy first, if fill
-// coordination is on, so that nobody refills from it, then publishes. Both
-// are attempted; the error reports what failed.
-func (e *Engine) broadcast(ctx context.Context, slotID string) error {
 	var errs []error
 	if e.env.Filler != nil {
-		if err := e.env.Filler.Drop(ctx, slotID); err != nil {
-			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
+		// As in Invalidate: readers miss at once, the shared tier is
+		// retired, and the flush proper overtakes what read it meanwhile.
+		e.env.Flush()
+		if err := e.env.Filler.Drop(ctx, bridge.All); err != nil {
+			errs = append(errs, fmt.Errorf("slotcache: drop shared copies: %w", err))
 		}
 	}
-	if e.sub != nil {
-		if err := e.sub.Publish(ctx, slotID); err != nil {
-			errs = append(errs, err)
-		}
+	e.flushLocal()
+	return errors.Join(append(errs, e.observed(ctx, bridge.All, e.publish))...)
+}
+
+// publish tells the other instances to drop slotID (bridge.All for every
+// slot).
+func (e *Engine) publish(ctx context.Context, slotID string) error {
+	if e.sub == nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	return e.sub.Publish(ctx, slotID)
 }
 
 // invalidateLocal bumps the slot's generation, which readers see at once,
-// then lets the slot free its entry.
+// then lets the slot's owner free its entry and run its behaviour: its
+// actor if it has one, the router if it has none but holds an entry. A
+// slot with nothing cached and no actor has nothing to free.
 func (e *Engine) invalidateLocal(slotID string) {
-	if h, ok := e.dir.Load(slotID); ok {
-		h.Invalidate()
-		// The actor frees the entry and applies the slot's behaviour; a slot
-		// with nothing cached has nothing to free.
-		if h.Active() != nil || h.Entry() != nil {
-			e.notify(h, &messages.Invalidate{})
-		}
+	h, ok := e.dir.Load(slotID)
+	if !ok {
+		return
+	}
+	h.Invalidate()
+	if b := h.Enter(); b != nil {
+		e.env.Root.Send(b.PID, invalidate)
+	} else if h.Entry() != nil {
+		e.env.Root.Send(e.router, &messages.Route{ID: slotID, Msg: invalidate})
 	}
 }
 
-// flushLocal bumps the epoch, which readers see at once, then lets the
-// slots free their entries.
+// invalidate is the one Invalidate message; it carries nothing.
+var invalidate = &messages.Invalidate{}
+
+// flushLocal bumps the epoch, which readers see at once, then lets every
+// slot holding an entry free it and run its behaviour.
 func (e *Engine) flushLocal() {
 	e.env.Flush()
 	e.env.Root.Send(e.router, &messages.InvalidateAll{})

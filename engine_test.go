@@ -537,7 +537,8 @@ func TestResetClearsCacheAndStats(t *testing.T) {
 	require.NotZero(t, e.Stats().Hits)
 	e.Reset()
 	st := e.Stats()
-	st.Slots = 0 // state, not a counter: the flushed entry's memory is reclaimed later
+	st.Slots = 0  // state, not a counter: the flushed entry's memory is reclaimed later
+	st.Actors = 0 // a gauge: the slot's actor passivates later
 	assert.Equal(t, Stats{}, st)
 	assert.False(t, e.Cached("a"))
 	_, _ = e.Get(context.Background(), "a", constLoader(&calls, 1))
@@ -574,25 +575,19 @@ func (b *syncBuffer) String() string {
 	return b.sb.String()
 }
 
-type ctxKey struct{}
+// Invalidating a slot whose actor has passivated frees its entry without
+// starting an actor: the router, the slot's owner meanwhile, does it.
+func TestInvalidateWithoutActorStartsNone(t *testing.T) {
+	e := newEngine(t, WithPassivateAfter(time.Millisecond))
+	var calls atomic.Int32
+	_, err := e.Get(context.Background(), "s", constLoader(&calls, 1))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return e.Stats().Actors == 0 }, wait, time.Millisecond, "the actor never passivated")
+	passivations := e.Stats().Passivations
 
-// The loader sees the values of the caller that started the load (trace
-// IDs, request-scoped loggers), but not its cancellation.
-func TestLoaderSeesCallerValues(t *testing.T) {
-	e := newEngine(t)
-	seen := make(chan any, 1)
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "trace-42"))
-	release := make(chan struct{})
-	go func() {
-		_, _ = e.Get(ctx, "k", func(lctx context.Context, _ string) (any, error) {
-			seen <- lctx.Value(ctxKey{})
-			cancel() // the caller gives up; the load must go on
-			<-release
-			return "v", lctx.Err()
-		})
-	}()
-	require.Equal(t, "trace-42", <-seen)
-	close(release)
-	require.Eventually(t, func() bool { return e.Cached("k") }, 5*time.Second, time.Millisecond,
-		"the load was cancelled with its first caller")
+	require.NoError(t, e.Invalidate(context.Background(), "s"))
+	require.Eventually(t, func() bool { return e.Stats().EvictedInvalidated == 1 }, wait, time.Millisecond, "the entry was never freed")
+	st := e.Stats()
+	assert.Zero(t, st.Actors, "an actor was bound to free an entry")
+	assert.Equal(t, passivations, st.Passivations, "an actor was started and passivated again")
 }

@@ -107,21 +107,20 @@ func (jsonOf[V]) Unmarshal(_ string, data []byte) (any, error) {
 // once per instance. It needs Redis (WithRedis or FromEnv with REDIS_URL).
 //
 // On a local miss the engine reads the slot's shared copy in Redis and, if
-// it is there, caches it with the copy's remaining lifetime. If not, one
-// instance takes a lease lock and loads; the others wait for its commit
-// (woken by a notice on the invalidation channel, or polling) and load
-// locally after Wait. Invalidate and InvalidateAll delete the shared copy
-// before they publish, and a leader whose slot was invalidated while it
-// loaded cannot commit its value. Any Redis error degrades to the local
-// load: a Get never fails because of the shared tier.
+// it is there, caches it locally (see below). If not, one instance takes a
+// lease lock and loads; the others wait for its commit (woken by a notice
+// on the invalidation channel, or polling) and load locally after Wait.
+// Invalidate and InvalidateAll delete the shared copy before they publish,
+// and a leader whose slot was invalidated while it loaded cannot commit its
+// value; a value whose commit was refused answers the callers that waited
+// for it and is never cached, whatever the behaviour says. Any Redis error
+// degrades to the local load: a Get never fails because of the shared tier.
 //
-// The shared copy lives as long as the slot's behaviour would cache the
-// value (its OnLoad decides the TTL, from the leader's load goroutine, so
-// a Behaviour used with WithFill must allow OnLoad to run concurrently
-// with its other hooks; the built-in ones do). Each instance then applies
-// its behaviour to the copy's remaining lifetime.
-//
-// See docs/fill.md for when to turn it on and what it guarantees.
+// Lifetimes: the slot's behaviour runs once per load, in the slot's actor,
+// on the instance that loaded; the shared copy lives for the TTL it
+// decided. An instance that reads the shared copy runs its behaviour on it
+// and caches it at most for the copy's remaining life, so that local
+// copies expire together with the shared one.
 func WithFill(p FillPolicy) Option {
 	return func(c *config) error {
 		p = p.withDefaults()
@@ -221,26 +220,9 @@ func (e *Engine) newFiller() *fill.Coordinator {
 		Codec:     p.Codec,
 		Channel:   e.cfg.channel,
 		Notice:    func(slotID string) []byte { return bridge.EncodeFilled(slotID, origin) },
-		TTL:       e.sharedTTL,
 		Logger:    e.cfg.logger,
-		Observe:   &e.env.Observe,
+		Observe:   e.observe,
 	})
-}
-
-// sharedTTL is how long a value just loaded lives in the shared tier: what
-// the slot's behaviour decides for it from the engine TTL, so that the
-// shared copy expires with the leader's local one (a TTL taken from a
-// token's expiry, a short negative TTL for nil). A behaviour that panics
-// gets the engine TTL, as in the slot actor.
-func (e *Engine) sharedTTL(slotID string, v any) (ttl time.Duration) {
-	ttl = e.env.TTL()
-	defer func() {
-		if r := recover(); r != nil {
-			e.cfg.logger.Error("slotcache: behaviour panicked deciding a shared TTL; using the engine TTL", "slot", slotID, "panic", r)
-			ttl = e.env.TTL()
-		}
-	}()
-	return e.env.PolicyFor(slotID).Loaded(slotID, v, core.Timing{TTL: ttl}).TTL
 }
 
 // fillStats copies the coordinator's counters into st.

@@ -278,7 +278,9 @@ func TestFillInvalidationDuringLoadRejectsCommit(t *testing.T) {
 	r := await(t, leader)
 	require.NoError(t, r.err)
 	require.Equal(t, "v1", r.v)
-	require.Equal(t, uint64(1), a.Stats().FillStaleCommitsRejected)
+	// a either heard the invalidation before its load ended, and its slot
+	// refused to share the overtaken value, or Redis refused the commit
+	// (TestInvalidationRejectsCommit in internal/fill pins that path down).
 	require.False(t, ftExists(t, client, data), "the stale value reached the shared tier")
 
 	for _, e := range []*Engine{a, b, c} {

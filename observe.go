@@ -18,8 +18,9 @@ const (
 	// OperationFillWait is a follower waiting for another instance's fill,
 	// up to the value it ends with (WithFill). Stats.FillWait times it.
 	OperationFillWait = core.OpFillWait
-	// OperationPublish is an Invalidate or InvalidateAll reaching the other
-	// instances: deleting the shared copy and publishing.
+	// OperationPublish is an Invalidate or InvalidateAll published to the
+	// other instances (with WithFill, the shared copy's deletion before it
+	// is not part of it).
 	OperationPublish = core.OpPublish
 )
 
@@ -69,10 +70,10 @@ func hook(o Observer) core.Hook {
 	}
 }
 
-// observed runs broadcast as an OperationPublish.
-func (e *Engine) observed(ctx context.Context, slotID string, broadcast func(context.Context, string) error) error {
-	ctx, span := e.env.Observe.Start(ctx, core.OpPublish, slotID)
-	err := broadcast(ctx, slotID)
+// observed runs publish as an OperationPublish.
+func (e *Engine) observed(ctx context.Context, slotID string, publish func(context.Context, string) error) error {
+	ctx, span := e.observe.Start(ctx, core.OpPublish, slotID)
+	err := publish(ctx, slotID)
 	span.End("", err)
 	return err
 }

@@ -11,7 +11,8 @@ type Stats struct {
 	// Misses counts Gets that went to the slot actor (and usually waited
 	// for a load).
 	Misses uint64
-	// Loads counts loader calls.
+	// Loads counts loader calls made by this instance; a value read from
+	// the shared tier (WithFill) is not one.
 	Loads uint64
 	// Coalesced counts misses that joined a load another caller started
 	// instead of starting their own: the stampedes the engine absorbed.
@@ -56,9 +57,12 @@ type Stats struct {
 	// Rejected counts loaded values not cached because the cache was full
 	// of more frequently requested slots.
 	Rejected uint64
-	// Passivations counts slot actors stopped because they had nothing to
-	// do; the next miss on the slot starts a new one.
+	// Passivations counts slot actors that gave their slot up because they
+	// had nothing to do; the next miss on the slot binds a new one.
 	Passivations uint64
+	// Actors is the number of slot actors bound right now (a gauge): slots
+	// with loads in flight or recently active. An idle engine has none.
+	Actors uint64
 	// SlotRestarts counts slot actors restarted by their supervisor.
 	SlotRestarts uint64
 
@@ -141,6 +145,7 @@ func (e *Engine) Stats() Stats {
 		EvictedInvalidated: s.EvictedInvalidated.Load(),
 		Rejected:           s.Rejected.Load(),
 		Passivations:       s.Passivations.Load(),
+		Actors:             uint64(max(s.Actors.Load(), 0)),
 	}
 	if e.sub != nil {
 		b := e.sub.Stats()
@@ -151,8 +156,8 @@ func (e *Engine) Stats() Stats {
 		st.HeartbeatMisses = b.HeartbeatMisses
 	}
 	e.fillStats(&st)
-	st.LoadLatency = Histogram(e.env.Observe.Loads.Snapshot())
-	st.FillWait = Histogram(e.env.Observe.FillWaits.Snapshot())
+	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
+	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
 	if e.sub != nil {
 		h := e.sub.Health()
 		st.Subscribed, st.SinceHeard = h.Subscribed, h.SinceHeard

@@ -63,7 +63,7 @@ func (e *Engine) Totals() Stats {
 func (e *Engine) retireStats() (unlock func()) {
 	e.totals.mu.Lock()
 	e.totals.retired = addStats(e.totals.retired, e.Stats())
-	e.env.Observe.ResetHistograms()
+	e.observe.ResetHistograms()
 	return e.totals.mu.Unlock
 }
 

@@ -1,7 +1,14 @@
-// Package actors holds the engine's actors: one slot actor per cache key,
-// which owns that key's entry, expiry timer and loads, and the router actor,
-// which owns the directory of slots and supervises them.
+// Package actors holds the engine's actors: the slot actor, which owns a
+// cache key while it has work (its loads, its waiters and the decision of
+// what to cache), and the router actor, which owns the directory of slots,
+// binds actors to slots and supervises them. lifecycle.go has every
+// transition of a slot, from no actor to loading and back.
 //
-// Actors only ever handle misses, loads, invalidations and expiry; hits are
-// served from the slot's handle without any message (see internal/core).
+// Actors only ever handle misses, loads and invalidations; hits are served
+// from the slot's handle without any message (see internal/core).
+//
+// The package is public only because the project's layout puts it at the
+// top level: it is the engine's machinery, not an API, and carries no
+// compatibility promise. Its exported surface is what the root package
+// needs to start the router.
 package actors

@@ -12,49 +12,44 @@ import (
 
 // sweepEvery is how often the router frees a share of the entries that are
 // no longer servable and that no actor watches; sweepRounds is how many
-// sweeps go round the whole directory.
+// sweeps go round the whole directory. walkBuckets is how many directory
+// buckets one step of an InvalidateAll covers, so that other requests are
+// served between steps.
 const (
 	sweepEvery  = 100 * time.Millisecond
 	sweepRounds = 50
+	walkBuckets = 1024
 )
 
 // router is the only writer of the directory (slot ID → handle) and the
-// only one that starts and stops slot actors. It spawns a slot's actor on
-// demand as its supervised child, stops it when it reports idle, and
-// delivers routed messages only to an actor that is not stopping, queueing
-// them until the next one starts: that is what makes passivation safe. It
-// also sweeps expired entries of slots without actors. It must never fail:
-// its restart would stop every slot.
+// only one that binds actors to slots (see lifecycle.go). It handles what
+// concerns slots without an actor: creating a slot on its first Get,
+// binding an actor when a request needs one, invalidating a slot with no
+// actor without starting one, and sweeping expired entries. It must never
+// fail: its restart would stop every slot.
 type router struct {
-	env      *core.Env
-	dir      *core.Directory
-	byPID    map[string]*active // child PID ID → its slot
-	byHandle map[*core.Handle]*active
-	sweepAt  uint64
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	env     *core.Env
+	dir     *core.DirWriter
+	sweepAt uint64
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
-var passivate = &messages.Passivate{}
+// sweep asks the router to free a share of the expired and invalidated
+// entries that no actor is watching.
+type sweep struct{}
 
-// active is a slot whose actor is running or stopping.
-type active struct {
-	h        *core.Handle
-	act      *core.Activation
-	stopping bool
-	pending  []any // routed while stopping; delivered to the next actor
+// invalidateWalk is one step of an InvalidateAll over the directory.
+type invalidateWalk struct {
+	at   uint64 // next bucket
+	left int    // buckets still to visit
 }
 
-// RouterProps returns the props of the router actor for env, publishing
-// handles into dir.
-func RouterProps(env *core.Env, dir *core.Directory) *actor.Props {
+// RouterProps returns the props of an engine's router actor, the one
+// writer of its directory.
+func RouterProps(env *core.Env, dir *core.DirWriter) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &router{
-			env:      env,
-			dir:      dir,
-			byPID:    make(map[string]*active),
-			byHandle: make(map[*core.Handle]*active),
-		}
+		return &router{env: env, dir: dir}
 	}, actor.WithSupervisor(restartAlways{logger: env.Logger}))
 }
 
@@ -75,32 +70,14 @@ func (r *router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.Route:
 		r.route(ctx, m)
-	case *messages.Idle:
-		// Passivation is a handshake: from here on, requests for the slot
-		// wait in pending, and the actor stops only if it is still idle when
-		// Passivate reaches it, after everything routed to it before.
-		if a := r.byPID[m.Activation.PID.Id]; a != nil && a.act == m.Activation && !a.stopping && a.act.Loads.Load() == m.Loads {
-			a.stopping = true
-			ctx.Send(a.act.PID, passivate)
-		}
-	case *messages.Busy:
-		if a := r.byPID[m.Activation.PID.Id]; a != nil && a.act == m.Activation && a.stopping {
-			a.stopping = false
-			for _, msg := range a.pending {
-				ctx.Send(a.act.PID, msg)
-			}
-			a.pending = nil
-		}
+	case *released:
+		r.released(m)
 	case *messages.InvalidateAll:
-		for _, a := range r.byHandle {
-			if !a.stopping {
-				ctx.Send(a.act.PID, m)
-			}
-		}
-	case *messages.Sweep:
+		r.walk(ctx, &invalidateWalk{left: r.dir.Directory().Buckets()})
+	case *invalidateWalk:
+		r.walk(ctx, m)
+	case *sweep:
 		r.sweep()
-	case *actor.Terminated:
-		r.terminated(ctx, m.Who)
 	case *actor.Started:
 		r.startSweeping(ctx)
 	case *actor.Stopping:
@@ -109,65 +86,72 @@ func (r *router) Receive(ctx actor.Context) {
 }
 
 // route delivers m.Msg to the slot's actor, creating the slot for a Get
-// and spawning an actor as needed. Other messages for a slot that does not
+// and binding an actor as needed. Other messages for a slot that does not
 // exist have nothing to act on.
 func (r *router) route(ctx actor.Context, m *messages.Route) {
-	h, ok := r.dir.Load(m.ID)
-	if !ok {
-		if _, get := m.Msg.(*messages.Get); !get {
+	h, ok := r.dir.Directory().Load(m.ID)
+	switch m.Msg.(type) {
+	case *messages.Get:
+		if !ok {
+			h = core.NewHandle(m.ID, r.env.PolicyFor(m.ID))
+			r.dir.Store(h)
+		}
+	case *messages.Invalidate:
+		if !ok {
 			return
 		}
-		h = core.NewHandle(m.ID)
-		h.Policy = r.env.PolicyFor(m.ID)
-		r.dir.Store(h)
-	}
-	a := r.byHandle[h]
-	switch {
-	case a == nil:
-		a = r.spawn(ctx, h)
-	case a.stopping:
-		a.pending = append(a.pending, m.Msg)
-		return
-	}
-	ctx.Send(a.act.PID, m.Msg)
-}
-
-func (r *router) spawn(ctx actor.Context, h *core.Handle) *active {
-	act := core.NewActivation()
-	act.PID = ctx.Spawn(slotProps(r.env, h, act))
-	h.SetActivation(act)
-	a := &active{h: h, act: act}
-	r.byPID[act.PID.Id] = a
-	r.byHandle[h] = a
-	return a
-}
-
-// terminated forgets a stopped actor. Messages routed while it stopped go
-// to a new actor; a slot left with no entry and no actor is forgotten.
-func (r *router) terminated(ctx actor.Context, who *actor.PID) {
-	a := r.byPID[who.Id]
-	if a == nil {
-		return
-	}
-	delete(r.byPID, who.Id)
-	delete(r.byHandle, a.h)
-	a.h.ClearActivation(a.act)
-	a.act.MarkDone()
-	if len(a.pending) > 0 {
-		next := r.spawn(ctx, a.h)
-		for _, msg := range a.pending {
-			ctx.Send(next.act.PID, msg)
+		if b := h.Enter(); b != nil {
+			ctx.Send(b.PID, m.Msg)
+			return
 		}
+		r.invalidateUnbound(ctx, h)
 		return
+	default:
+		if !ok {
+			return
+		}
 	}
-	r.forgetIfEmpty(a.h)
+	b := h.Enter()
+	if b == nil {
+		b = r.bind(ctx, h)
+	}
+	ctx.Send(b.PID, m.Msg)
 }
 
-// forgetIfEmpty removes a slot without entry from the directory, so that
-// slots cost nothing once they hold nothing.
-func (r *router) forgetIfEmpty(h *core.Handle) {
+// invalidateUnbound handles the invalidation of a slot without an actor
+// without starting one just to free its entry: the router, its owner
+// while it has no actor, frees the entry and runs the behaviour's
+// OnInvalidate, binding an actor only to reload.
+func (r *router) invalidateUnbound(ctx actor.Context, h *core.Handle) {
 	if h.Entry() == nil {
-		r.dir.CompareAndDelete(h)
+		r.forgetIfEmpty(h)
+		return
+	}
+	r.env.Reclaim(h)
+	if h.Policy.Invalidated(h.ID) && h.Owned.LastLoad != nil {
+		b := r.bind(ctx, h)
+		ctx.Send(b.PID, &reloadNow{})
+		return
+	}
+	r.forgetIfEmpty(h)
+}
+
+// walk tells every slot, a share of the directory at a time, that the
+// epoch was bumped: slots with an actor get the message; the others, if
+// they hold an entry, are invalidated here (see invalidateUnbound), so
+// every slot's behaviour runs, whether its actor is alive or not.
+func (r *router) walk(ctx actor.Context, w *invalidateWalk) {
+	n := min(w.left, walkBuckets)
+	w.at = r.dir.Directory().Walk(w.at, n, func(h *core.Handle) bool {
+		if b := h.Enter(); b != nil {
+			ctx.Send(b.PID, &messages.InvalidateAll{})
+		} else if h.Entry() != nil {
+			r.invalidateUnbound(ctx, h)
+		}
+		return true
+	})
+	if w.left -= n; w.left > 0 {
+		ctx.Send(ctx.Self(), w)
 	}
 }
 
@@ -176,15 +160,10 @@ func (r *router) forgetIfEmpty(h *core.Handle) {
 // those slots. Readers already treat such entries as absent; this only
 // returns their memory.
 func (r *router) sweep() {
-	if len(r.byPID) == 0 {
-		// Go maps keep their peak size; after a burst of activity, start
-		// afresh so that idle slots cost nothing here.
-		r.byPID = make(map[string]*active)
-		r.byHandle = make(map[*core.Handle]*active)
-	}
-	n := max(1024, r.dir.Buckets()/sweepRounds)
-	r.sweepAt = r.dir.Walk(r.sweepAt, n, func(h *core.Handle) bool {
-		if r.byHandle[h] != nil {
+	d := r.dir.Directory()
+	n := max(1024, d.Buckets()/sweepRounds)
+	r.sweepAt = d.Walk(r.sweepAt, n, func(h *core.Handle) bool {
+		if h.Bound() {
 			return true
 		}
 		r.env.Reclaim(h)
@@ -206,7 +185,7 @@ func (r *router) startSweeping(ctx actor.Context) {
 			case <-r.stop:
 				return
 			case <-t.C:
-				root.Send(self, &messages.Sweep{})
+				root.Send(self, &sweep{})
 			}
 		}
 	}()

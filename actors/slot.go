@@ -18,7 +18,8 @@ type flight struct {
 	id         uint64
 	gen, epoch uint64
 	waiters    []*messages.Get
-	stopWatch  func() bool // stops the timeout watch
+	timing     *core.Timing // decided while a fill leader shared the value
+	stopWatch  func() bool  // stops the timeout watch
 	cancel     context.CancelFunc
 }
 
@@ -28,113 +29,82 @@ func (f *flight) end() {
 	f.cancel()
 }
 
-// slot is the actor that owns one cache key. It is the only writer of its
-// handle's entry; it serialises loads so that concurrent misses share one
-// loader call; it never blocks in Receive.
-//
-// A slot actor lives only while it has work: once it has no load in
-// flight it tells the router, which stops it (passivation); the entry stays
-// in the handle and the next miss starts a new actor. A new slot struct is
-// produced on every restart; everything that must survive a restart or a
-// passivation lives in the handle.
+// slot is the actor that owns one cache key while it is bound to it (see
+// lifecycle.go). It is the only writer of its handle's entry; it
+// serialises loads so that concurrent misses share one loader call; it
+// decides once per load whether and how long to cache the value; it never
+// blocks in Receive. A new slot struct is produced on every restart;
+// everything that must survive a restart or a passivation lives in the
+// handle.
 type slot struct {
-	env       *core.Env
-	h         *core.Handle
-	act       *core.Activation
-	flights   map[uint64]*flight // usually 0 or 1; more only across invalidations
-	current   *flight            // the flight new waiters join, if still current
-	idleSent  bool               // the router was, or will be, told this actor is idle
-	idleTimer *time.Timer        // delays that report by env.PassivateAfter
+	env     *core.Env
+	h       *core.Handle
+	b       *core.Binding
+	life    lifecycle
+	flights map[uint64]*flight // usually 0 or 1; more only across invalidations
+	current *flight            // the flight new waiters join, if still current
 }
 
-// slotProps returns the props of actor activation act of handle h.
-func slotProps(env *core.Env, h *core.Handle, act *core.Activation) *actor.Props {
+// slotProps returns the props of the actor of binding b of handle h.
+func slotProps(env *core.Env, h *core.Handle, b *core.Binding) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &slot{env: env, h: h, act: act, flights: make(map[uint64]*flight, 1)}
+		return &slot{env: env, h: h, b: b, flights: make(map[uint64]*flight, 1)}
 	})
 }
 
-// Receive implements actor.Actor.
+// Receive implements actor.Actor. Requests from outside were admitted by
+// the binding (Took acknowledges each); the actor's own messages (load
+// results, timers) were not.
 func (s *slot) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.Get:
+		s.b.Took()
 		s.get(ctx, m)
-	case *messages.LoadDone:
-		s.loadDone(ctx, m)
-	case *messages.LoadTimedOut:
-		s.loadTimedOut(m)
-	case *messages.Passivate:
-		if len(s.flights) == 0 {
-			s.env.Stats.Passivations.Add(1)
-			ctx.Stop(ctx.Self())
-			return
-		}
-		s.idleSent = false
-		ctx.Send(ctx.Parent(), &messages.Busy{Activation: s.act})
-		return
-	case *messages.Refresh:
-		if _, late := s.env.Lookup(s.h); late {
-			s.reload(ctx)
-		}
 	case *messages.Invalidate, *messages.InvalidateAll:
+		s.b.Took()
 		s.env.Reclaim(s.h)
 		if s.h.Policy.Invalidated(s.h.ID) {
 			s.reload(ctx)
 		}
+	case *messages.Refresh:
+		s.b.Took()
+		if _, late := s.env.Lookup(s.h); late {
+			s.reload(ctx)
+		}
+	case *reloadNow:
+		s.b.Took()
+		s.reload(ctx)
+	case *loadDone:
+		s.loadDone(ctx, m)
+	case *loadTimedOut:
+		s.loadTimedOut(m)
+	case *shareDecision:
+		s.decideShare(m)
+	case *idleTick:
+		s.ticked(ctx, m)
+		return
+	case *actor.Started:
 	case *actor.Restarting:
-		s.env.Stats.SlotRestarts.Add(1)
-		s.stopIdleTimer()
-		s.requeueWaiters(ctx)
+		s.restarting(ctx)
 		return
 	case *actor.Stopping:
-		s.stopIdleTimer()
-		for _, f := range s.flights {
-			f.end()
-		}
-		return
-	case *actor.Stopped:
-		s.act.MarkDone()
+		s.stopping()
 		return
 	default:
 		return
 	}
-	s.passivateIfIdle(ctx)
+	s.idle(ctx)
 }
 
-// passivateIfIdle tells the router once, after env.PassivateAfter, that
-// this actor has no load in flight, so that it can be stopped: an idle
-// actor costs memory for nothing, but one that is stopped and started again
-// for every invalidate-and-reload costs time. The report carries the
-// actor's load count, so the router ignores it if a load started since.
-// Whatever arrives meanwhile is handled normally; if the router stops the
-// actor with requests still queued, their callers see the activation end
-// and route them again.
-func (s *slot) passivateIfIdle(ctx actor.Context) {
-	if len(s.flights) != 0 || s.idleSent {
-		return
-	}
-	s.idleSent = true
-	idle := &messages.Idle{Activation: s.act, Loads: s.act.Loads.Load()}
-	if d := s.env.PassivateAfter; d > 0 {
-		root, router := s.env.Root, ctx.Parent()
-		s.idleTimer = time.AfterFunc(d, func() { root.Send(router, idle) })
-		return
-	}
-	ctx.Send(ctx.Parent(), idle)
-}
-
-func (s *slot) stopIdleTimer() {
-	if s.idleTimer != nil {
-		s.idleTimer.Stop()
-		s.idleTimer = nil
-	}
-}
+// reloadNow asks a slot to reload in the background: the router sends it
+// when an invalidation of a slot without an actor calls for a reload.
+type reloadNow struct{}
 
 func (s *slot) get(ctx actor.Context, m *messages.Get) {
-	s.h.LastLoad = m.Load
+	s.h.Owned.LastLoad = m.Load
 	if e, late := s.env.Lookup(s.h); e != nil {
 		reply(m, messages.Result{Value: e.Value})
-		if late {
+		if late && e.RequestRefresh(s.env.Clock.Now()) {
 			s.reload(ctx)
 		}
 		return
@@ -156,14 +126,14 @@ func (s *slot) flight(ctx actor.Context, caller context.Context) (f *flight, joi
 	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch {
 		return f, true
 	}
-	return s.start(ctx, caller, s.h.LastLoad, gen, epoch), false
+	return s.start(ctx, caller, gen, epoch), false
 }
 
 // reload starts a background load nobody waits for (refresh-ahead,
 // stale-while-revalidate, reload on invalidation), unless one is running.
 // It needs a loader from an earlier Get.
 func (s *slot) reload(ctx actor.Context) {
-	if s.h.LastLoad != nil {
+	if s.h.Owned.LastLoad != nil {
 		if _, joined := s.flight(ctx, nil); !joined {
 			s.env.Stats.Refreshes.Add(1)
 		}
@@ -176,23 +146,18 @@ func (s *slot) reload(ctx actor.Context) {
 // later, and not the caller's cancellation: the load serves every waiter.
 // It is cancelled at Close and after the load timeout; the timeout also
 // answers the waiters, even if the loader ignores its context.
-func (s *slot) start(ctx actor.Context, caller context.Context, load messages.Loader, gen, epoch uint64) *flight {
-	s.h.NextFlight++
-	f := &flight{id: s.h.NextFlight, gen: gen, epoch: epoch}
+func (s *slot) start(ctx actor.Context, caller context.Context, gen, epoch uint64) *flight {
+	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch}
 	lctx, cancel := loadContext(s.env, caller)
 	root, self, id := s.env.Root, ctx.Self(), f.id
 	f.cancel = cancel
 	f.stopWatch = context.AfterFunc(lctx, func() {
-		root.Send(self, &messages.LoadTimedOut{Flight: id, Cause: context.Cause(lctx)})
+		root.Send(self, &loadTimedOut{flight: id, cause: context.Cause(lctx)})
 	})
 	s.flights[f.id] = f
 	s.current = f
-	s.idleSent = false
-	s.stopIdleTimer()
-	s.act.Loads.Add(1)
-	s.env.Stats.Loads.Add(1)
 	s.env.LoaderStarted()
-	go runLoader(lctx, s.env, self, f.id, s.h.ID, load)
+	go runLoader(lctx, s.env, self, f.id, s.h.ID, s.h.Owned.LastLoad)
 	return f
 }
 
@@ -219,106 +184,59 @@ func (s *slot) finish(f *flight) {
 	}
 }
 
-func (s *slot) loadDone(ctx actor.Context, m *messages.LoadDone) {
-	f := s.flights[m.Flight]
+// current reports whether a load of flight f may still be cached: no
+// invalidation overtook it.
+func (s *slot) isCurrent(f *flight) bool {
+	return f.gen == s.h.Gen() && f.epoch == s.env.Epoch()
+}
+
+func (s *slot) loadDone(ctx actor.Context, m *loadDone) {
+	f := s.flights[m.flight]
 	if f == nil {
 		return // timed out already, or started by a previous incarnation
 	}
 	s.finish(f)
-	if m.Err != nil {
+	r := m.result
+	if r.Err != nil {
 		s.env.Stats.LoadErrors.Add(1)
-		s.failed(f, m.Err)
-		answer(f, messages.Result{Err: m.Err})
-		if m.Panic != nil {
+		s.failed(f, r.Err)
+		answer(f, messages.Result{Err: r.Err})
+		if m.panic != nil {
 			s.env.Stats.LoaderPanics.Add(1)
 			// protoactor reports the failure only at Info, which callers'
 			// loggers usually drop: a loader bug deserves an error.
-			s.env.Logger.Error("slotcache: loader panicked; restarting the slot", "slot", s.h.ID, "panic", m.Panic)
+			s.env.Logger.Error("slotcache: loader panicked; restarting the slot", "slot", s.h.ID, "panic", m.panic.Value, "stack", string(m.panic.Stack))
 			// Fail like the loader did, so the supervisor restarts the slot
 			// from a clean state; the waiters already have their error.
-			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, m.Panic))
+			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, m.panic.Value))
 		}
 		return
 	}
-	if f.gen == s.h.Gen() && f.epoch == s.env.Epoch() {
-		t := core.Timing{TTL: s.env.TTL()}
-		if m.TTL > 0 {
-			t.TTL = m.TTL
-		}
-		t = s.h.Policy.Loaded(s.h.ID, m.Value, t)
-		s.cache(core.EntryFor(m.Value, f.gen, f.epoch, s.env.Clock.Now(), t))
+	s.h.Owned.Failures = 0
+	if s.isCurrent(f) {
+		s.cache(f, r)
 	}
 	// Waiters asked before any invalidation that overtook the load, so the
 	// value answers them even when it is not cached.
-	answer(f, messages.Result{Value: m.Value})
+	answer(f, messages.Result{Value: r.Value})
 }
 
-func (s *slot) loadTimedOut(m *messages.LoadTimedOut) {
-	f := s.flights[m.Flight]
+func (s *slot) loadTimedOut(m *loadTimedOut) {
+	f := s.flights[m.flight]
 	if f == nil {
 		return
 	}
 	s.finish(f)
 	s.env.Stats.LoadErrors.Add(1)
-	s.failed(f, m.Cause)
+	s.failed(f, m.cause)
 	var err error
 	if s.env.Ctx.Err() != nil {
 		err = fmt.Errorf("slotcache: load of slot %q: %w", s.h.ID, core.ErrClosed)
 	} else {
 		s.env.Stats.LoadTimeouts.Add(1)
-		err = fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, m.Cause)
+		err = fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, m.cause)
 	}
 	answer(f, messages.Result{Err: err})
-}
-
-// cache publishes e, or drops the current entry when e is nil (the
-// behaviour chose not to cache). A slot that had no entry must first be
-// admitted within the engine's slot limit, if it has one.
-func (s *slot) cache(e *core.Entry) {
-	old := s.h.Entry()
-	switch {
-	case e == nil:
-		s.env.Stats.Uncached.Add(1)
-		s.env.Drop(s.h, old, core.ReasonExpired)
-	case old == nil && s.env.Bound != nil:
-		if s.env.Reserve(s.h) {
-			s.env.Publish(s.h, e, true)
-		}
-	default:
-		s.env.Publish(s.h, e, false)
-	}
-}
-
-// failed lets the policy decide whether the last value may still be served
-// after a load of flight f failed with err. If it may, a later hit can ask
-// for another reload; if not, the value is served at most until its
-// deadline, never stale.
-func (s *slot) failed(f *flight, err error) {
-	e, _ := s.env.Lookup(s.h)
-	if e == nil || e.Gen != f.gen || e.Epoch != f.epoch {
-		return
-	}
-	if s.h.Policy.Failed(s.h.ID, err) {
-		e.RefreshFailed()
-		return
-	}
-	if e.StaleUntil > e.Deadline {
-		s.env.Publish(s.h, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline}, false)
-	}
-}
-
-// requeueWaiters hands the waiters of unfinished flights to the next
-// incarnation: the mailbox survives the restart, so their requests are
-// simply sent again and start a fresh load. Their old loads' results will
-// be ignored.
-func (s *slot) requeueWaiters(ctx actor.Context) {
-	for _, f := range s.flights {
-		f.end()
-		for _, w := range f.waiters {
-			ctx.Send(ctx.Self(), w)
-		}
-	}
-	s.flights, s.current = nil, nil
 }
 
 func answer(f *flight, r messages.Result) {
@@ -335,4 +253,20 @@ func reply(m *messages.Get, r messages.Result) {
 	case m.Reply <- r:
 	default:
 	}
+}
+
+// backoff is how long hits wait before they ask again for a reload of an
+// entry of lifetime ttl after failures consecutive failed loads: a
+// sixteenth of the lifetime, doubling with each failure up to the whole
+// lifetime, so that a failing source is asked a few times per lifetime,
+// not by every hit.
+func backoff(ttl time.Duration, failures int) time.Duration {
+	d := max(ttl/16, time.Millisecond)
+	for range min(failures, 16) - 1 {
+		d *= 2
+		if d >= ttl {
+			return max(ttl, time.Millisecond)
+		}
+	}
+	return d
 }

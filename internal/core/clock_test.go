@@ -34,24 +34,25 @@ func TestClockCoarseAdvances(t *testing.T) {
 // Fresh rejects an entry of another generation or epoch, and an expired
 // one, whatever the slot actor has or has not done yet.
 func TestEnvFresh(t *testing.T) {
-	env := NewEnv(t.Context(), nil, NewClock(), time.Minute, time.Second, nil)
+	dir, _ := NewDirectory()
+	env := NewEnv(EnvConfig{Ctx: t.Context(), Clock: NewClock(), TTL: time.Minute, LoadTimeout: time.Second}, dir)
 	defer env.Clock.Stop()
-	h := NewHandle("s")
+	h := NewHandle("s", nil)
 	assert.Nil(t, env.Fresh(h))
 
 	hour := Timing{TTL: time.Hour}
 	e := EntryFor(1, h.Gen(), env.Epoch(), env.Clock.Now(), hour)
-	h.Publish(e)
+	env.Store(h, e)
 	assert.Same(t, e, env.Fresh(h))
 
 	h.Invalidate()
 	assert.Nil(t, env.Fresh(h), "generation bumped")
 
-	h.Publish(EntryFor(2, h.Gen(), env.Epoch(), env.Clock.Now(), hour))
+	env.Store(h, EntryFor(2, h.Gen(), env.Epoch(), env.Clock.Now(), hour))
 	env.Flush()
 	assert.Nil(t, env.Fresh(h), "epoch bumped")
 
-	h.Publish(EntryFor(3, h.Gen(), env.Epoch(), env.Clock.Now()-int64(time.Hour), hour))
+	env.Store(h, EntryFor(3, h.Gen(), env.Epoch(), env.Clock.Now()-int64(time.Hour), hour))
 	assert.Nil(t, env.Fresh(h), "deadline passed, no timer involved")
 	assert.Nil(t, EntryFor(4, 0, 0, 0, Timing{}), "a zero TTL is not cached")
 }
@@ -59,31 +60,33 @@ func TestEnvFresh(t *testing.T) {
 // Lookup serves an entry past its refresh point and in its stale window,
 // flagging it late, and never past StaleUntil.
 func TestEnvLookupWindows(t *testing.T) {
-	env := NewEnv(t.Context(), nil, NewClock(), time.Minute, time.Second, nil)
+	dir, _ := NewDirectory()
+	env := NewEnv(EnvConfig{Ctx: t.Context(), Clock: NewClock(), TTL: time.Minute, LoadTimeout: time.Second}, dir)
 	defer env.Clock.Stop()
-	h := NewHandle("s")
+	h := NewHandle("s", nil)
 	now := env.Clock.Now()
 
-	h.Publish(EntryFor(1, 0, 0, now, Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
+	env.Store(h, EntryFor(1, 0, 0, now, Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
 	e, late := env.Lookup(h)
 	require.NotNil(t, e)
 	assert.False(t, late, "before the refresh point")
 
-	h.Publish(EntryFor(1, 0, 0, now-int64(2*time.Minute), Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
+	env.Store(h, EntryFor(1, 0, 0, now-int64(2*time.Minute), Timing{TTL: time.Hour, RefreshAfter: time.Minute}))
 	e, late = env.Lookup(h)
 	require.NotNil(t, e)
 	assert.True(t, late, "past the refresh point, still fresh")
-	assert.True(t, e.RequestRefresh())
-	assert.False(t, e.RequestRefresh(), "one refresh request per entry")
-	e.RefreshFailed()
-	assert.True(t, e.RequestRefresh())
+	assert.True(t, e.RequestRefresh(now))
+	assert.False(t, e.RequestRefresh(now), "one refresh request per entry")
+	e.RefreshFailed(now + int64(time.Second))
+	assert.False(t, e.RequestRefresh(now), "no new request before the backoff ends")
+	assert.True(t, e.RequestRefresh(now+int64(time.Second)))
 
-	h.Publish(EntryFor(1, 0, 0, now-int64(2*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
+	env.Store(h, EntryFor(1, 0, 0, now-int64(2*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
 	e, late = env.Lookup(h)
 	require.NotNil(t, e)
 	assert.True(t, late, "stale, inside the window")
 
-	h.Publish(EntryFor(1, 0, 0, now-int64(4*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
+	env.Store(h, EntryFor(1, 0, 0, now-int64(4*time.Hour), Timing{TTL: time.Hour, StaleFor: 2 * time.Hour}))
 	e, _ = env.Lookup(h)
 	assert.Nil(t, e, "past the stale window")
 }

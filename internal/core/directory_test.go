@@ -11,41 +11,41 @@ import (
 )
 
 func TestDirectoryStoreLoadDelete(t *testing.T) {
-	d := NewDirectory()
+	d, w := NewDirectory()
 	_, ok := d.Load("a")
 	assert.False(t, ok)
 
-	a := NewHandle("a")
-	d.Store(a)
+	a := NewHandle("a", nil)
+	w.Store(a)
 	got, ok := d.Load("a")
 	require.True(t, ok)
 	assert.Same(t, a, got)
 
-	a2 := NewHandle("a")
-	d.Store(a2)
+	a2 := NewHandle("a", nil)
+	w.Store(a2)
 	got, _ = d.Load("a")
 	assert.Same(t, a2, got, "Store replaces a handle with the same ID")
-	assert.Equal(t, 1, d.Len())
+	assert.Equal(t, 1, w.Len())
 
-	assert.False(t, d.CompareAndDelete(a), "a replaced handle is not deleted")
-	assert.True(t, d.CompareAndDelete(a2))
+	assert.False(t, w.CompareAndDelete(a), "a replaced handle is not deleted")
+	assert.True(t, w.CompareAndDelete(a2))
 	_, ok = d.Load("a")
 	assert.False(t, ok)
-	assert.Equal(t, 0, d.Len())
+	assert.Equal(t, 0, w.Len())
 }
 
 // Growing and deleting from long chains keeps every other key reachable.
 func TestDirectoryGrowAndDeleteKeepOthers(t *testing.T) {
-	d := NewDirectory()
+	d, w := NewDirectory()
 	const n = 5000
 	handles := make([]*Handle, n)
 	for i := range handles {
-		handles[i] = NewHandle(fmt.Sprint("slot:", i))
-		d.Store(handles[i])
+		handles[i] = NewHandle(fmt.Sprint("slot:", i), nil)
+		w.Store(handles[i])
 	}
-	assert.Equal(t, n, d.Len())
+	assert.Equal(t, n, w.Len())
 	for i := 0; i < n; i += 2 {
-		require.True(t, d.CompareAndDelete(handles[i]))
+		require.True(t, w.CompareAndDelete(handles[i]))
 	}
 	for i, h := range handles {
 		got, ok := d.Load(h.ID)
@@ -63,9 +63,9 @@ func TestDirectoryGrowAndDeleteKeepOthers(t *testing.T) {
 // Readers run alongside the single writer without locks: under -race this
 // fails if a read could see a half-built chain or table.
 func TestDirectoryConcurrentReaders(t *testing.T) {
-	d := NewDirectory()
-	stable := NewHandle("stable")
-	d.Store(stable)
+	d, w := NewDirectory()
+	stable := NewHandle("stable", nil)
+	w.Store(stable)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range 4 {
@@ -82,10 +82,10 @@ func TestDirectoryConcurrentReaders(t *testing.T) {
 		}()
 	}
 	for i := range 20000 {
-		h := NewHandle(fmt.Sprint("slot:", i%3000))
-		d.Store(h)
+		h := NewHandle(fmt.Sprint("slot:", i%3000), nil)
+		w.Store(h)
 		if i%3 == 0 {
-			d.CompareAndDelete(h)
+			w.CompareAndDelete(h)
 		}
 	}
 	stop.Store(true)

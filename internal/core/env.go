@@ -11,11 +11,11 @@ import (
 )
 
 // Env is the engine-wide state that slot actors, the router and the engine
-// share: one per Engine, created before any actor and immutable afterwards
-// except through its atomic fields.
+// share: one per Engine, built whole by NewEnv before any actor starts and
+// immutable afterwards except through its atomic fields.
 type Env struct {
-	// Ctx is cancelled when the engine closes; every load's context derives
-	// from it so that Close cancels loads in flight.
+	// Ctx is cancelled when the engine closes; every load's context is
+	// cancelled with it.
 	Ctx context.Context
 	// Root sends messages from outside the actor system (callers, loaders,
 	// timers).
@@ -24,7 +24,8 @@ type Env struct {
 	Clock *Clock
 	// LoadTimeout bounds one shared load.
 	LoadTimeout time.Duration
-	// PassivateAfter is how long a slot actor stays idle before it stops.
+	// PassivateAfter is how long a slot actor stays idle before it gives
+	// its slot up.
 	PassivateAfter time.Duration
 	// Logger receives the engine's own logs; it discards by default.
 	Logger *slog.Logger
@@ -36,30 +37,57 @@ type Env struct {
 	// Filler coordinates loads across instances; nil without WithFill.
 	Filler Filler
 	// PolicyFor returns the behaviour of a slot; the router asks it once
-	// per slot actor it spawns.
+	// per handle it makes.
 	PolicyFor func(slotID string) Policy
-	// Observe records load and fill-wait latency and calls the observer.
-	Observe Observe
+	// Observe records load and fill-wait latency and calls the observer;
+	// nil records nothing.
+	Observe *Observe
 
 	cached  atomic.Int64 // slots with an entry, servable or not yet swept
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
+	flights atomic.Uint64 // numbers loads engine-wide; see NextFlight
 	loaders sync.WaitGroup
 }
 
-// NewEnv returns an Env with its counters ready. Several engines (named
-// caches) may share one clock.
-func NewEnv(ctx context.Context, root *actor.RootContext, clock *Clock, ttl, loadTimeout time.Duration, logger *slog.Logger) *Env {
+// EnvConfig is what NewEnv needs. Zero PolicyFor means the default policy
+// for every slot; zero MaxSlots means unbounded.
+type EnvConfig struct {
+	Ctx            context.Context
+	Root           *actor.RootContext
+	Clock          *Clock
+	TTL            time.Duration
+	LoadTimeout    time.Duration
+	PassivateAfter time.Duration
+	Logger         *slog.Logger
+	MaxSlots       int
+	Filler         Filler
+	PolicyFor      func(slotID string) Policy
+	Observe        *Observe
+}
+
+// NewEnv returns the Env of an engine whose slots are listed in dir.
+// Several engines (named caches) may share one clock.
+func NewEnv(cfg EnvConfig, dir *Directory) *Env {
 	env := &Env{
-		Ctx:         ctx,
-		Root:        root,
-		Clock:       clock,
-		LoadTimeout: loadTimeout,
-		Logger:      logger,
-		Stats:       Stats{Hits: NewCounter()},
-		PolicyFor:   func(string) Policy { return DefaultPolicy{} },
+		Ctx:            cfg.Ctx,
+		Root:           cfg.Root,
+		Clock:          cfg.Clock,
+		LoadTimeout:    cfg.LoadTimeout,
+		PassivateAfter: cfg.PassivateAfter,
+		Logger:         cfg.Logger,
+		Stats:          Stats{Hits: NewCounter()},
+		Filler:         cfg.Filler,
+		PolicyFor:      cfg.PolicyFor,
+		Observe:        cfg.Observe,
 	}
-	env.ttl.Store(int64(ttl))
+	if env.PolicyFor == nil {
+		env.PolicyFor = func(string) Policy { return DefaultPolicy{} }
+	}
+	if cfg.MaxSlots > 0 {
+		env.Bound = NewBound(cfg.MaxSlots, dir)
+	}
+	env.ttl.Store(int64(cfg.TTL))
 	return env
 }
 
@@ -75,6 +103,11 @@ func (env *Env) TTL() time.Duration { return time.Duration(env.ttl.Load()) }
 
 // SetTTL changes the TTL for loads that complete from now on.
 func (env *Env) SetTTL(d time.Duration) { env.ttl.Store(int64(d)) }
+
+// NextFlight numbers a load. Numbers are unique across slots, actors and
+// restarts, so a late result of a load that its actor no longer tracks is
+// recognised and ignored.
+func (env *Env) NextFlight() uint64 { return env.flights.Add(1) }
 
 // Lookup returns h's entry if it may be served: loaded under the slot's
 // current generation and the engine's current epoch, and before its
@@ -127,44 +160,3 @@ func (env *Env) WaitLoaders(grace time.Duration) {
 // Cached is the number of slots holding an entry, including stale ones not
 // yet swept.
 func (env *Env) Cached() int64 { return env.cached.Load() }
-
-// Publish makes e the entry of h, counting a slot that had none unless its
-// place was reserved with Reserve.
-func (env *Env) Publish(h *Handle, e *Entry, reserved bool) {
-	if h.Publish(e) && !reserved {
-		env.cached.Add(1)
-	}
-}
-
-// Drop removes e from h if it is still its entry, counting the eviction
-// under reason, and reports whether it did.
-func (env *Env) Drop(h *Handle, e *Entry, reason int) bool {
-	if !h.Drop(e) {
-		return false
-	}
-	env.cached.Add(-1)
-	switch reason {
-	case ReasonSize:
-		env.Stats.EvictedSize.Add(1)
-	case ReasonExpired:
-		env.Stats.EvictedExpired.Add(1)
-	case ReasonInvalidated:
-		env.Stats.EvictedInvalidated.Add(1)
-	}
-	return true
-}
-
-// Reclaim drops h's entry if it can no longer be served, counting it as
-// invalidated or expired, and reports whether it did. The slot actor, the
-// sweeper and the evictor all reclaim through it.
-func (env *Env) Reclaim(h *Handle) bool {
-	e := h.Entry()
-	if e == nil || env.Fresh(h) != nil {
-		return false
-	}
-	reason := ReasonExpired
-	if e.Gen != h.Gen() || e.Epoch != env.Epoch() {
-		reason = ReasonInvalidated
-	}
-	return env.Drop(h, e, reason)
-}

@@ -5,17 +5,49 @@ import (
 	"time"
 )
 
+// FillSource says where a coordinated load's value came from, which is all
+// the slot needs to decide, once, whether and how long to cache it.
+type FillSource int
+
+const (
+	// LoadedHere: this instance called the loader (as the fill leader, or
+	// locally after a follower's wait or a Redis error). The slot caches
+	// the value as it would any load.
+	LoadedHere FillSource = iota
+	// SharedCopy: the value is another instance's, read from the shared
+	// tier; it may be cached here at most for the copy's remaining life.
+	SharedCopy
+	// CommitRejected: this instance loaded as leader, but an invalidation
+	// or a newer leader overtook it before it could share the value. The
+	// value answers the load's waiters and is never cached, whatever the
+	// slot's behaviour says.
+	CommitRejected
+)
+
+// FillResult is what a coordinated load reports.
+type FillResult struct {
+	Value  any
+	Err    error
+	Source FillSource
+	// Remaining is the shared copy's remaining life, for SharedCopy.
+	Remaining time.Duration
+}
+
+// Decide is asked by a fill leader, once its load succeeded, how long the
+// shared copy of value may live; zero or less means "do not share". The
+// slot's actor answers it by running the slot's behaviour, which it then
+// does not run again for the same load.
+type Decide func(value any) time.Duration
+
 // Filler coordinates loads across instances through a shared tier (see
 // WithFill in the root package). The slot actor's loader goroutine calls
-// Load instead of the loader itself; the engine calls Drop before it
-// publishes an invalidation, so no instance refills itself from a stale
-// shared copy.
+// Load instead of the loader itself.
 type Filler interface {
-	// Load returns slotID's value, loading it with load at most once across
-	// instances where it can. ttl is how long the value stays fresh here
-	// (the remaining lifetime of the shared copy); zero means the engine's
-	// TTL. A panic in load must propagate after the Filler cleaned up.
-	Load(ctx context.Context, slotID string, load func(context.Context, string) (any, error)) (value any, ttl time.Duration, err error)
+	// Load returns slotID's value, calling load at most once across
+	// instances where it can, and says where the value came from. A leader
+	// asks decide how long to share the value before it commits. A panic in
+	// load must propagate after the Filler cleaned up.
+	Load(ctx context.Context, slotID string, load Loader, decide Decide) FillResult
 	// Drop deletes the shared copy (and any lock) of slotID, or of every
 	// slot when slotID is "*".
 	Drop(ctx context.Context, slotID string) error

@@ -19,8 +19,8 @@ const (
 	// OpFillWait is a follower waiting for another instance's fill; its
 	// duration goes into Observe.FillWaits.
 	OpFillWait = "slotcache.fill.wait"
-	// OpPublish is one Invalidate or InvalidateAll reaching the other
-	// instances: the shared copy's deletion and the publish.
+	// OpPublish is one Invalidate or InvalidateAll published to the other
+	// instances.
 	OpPublish = "slotcache.invalidate"
 )
 
@@ -91,6 +91,9 @@ func (s Span) End(outcome string, err error) {
 
 // ResetHistograms zeroes the histograms, for Engine.Reset.
 func (o *Observe) ResetHistograms() {
+	if o == nil {
+		return
+	}
 	o.Loads.Reset()
 	o.FillWaits.Reset()
 }

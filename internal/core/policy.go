@@ -45,7 +45,7 @@ func EntryFor(value any, gen, epoch uint64, now int64, t Timing) *Entry {
 	if t.TTL <= 0 {
 		return nil
 	}
-	e := &Entry{Value: value, Gen: gen, Epoch: epoch, Deadline: now + int64(t.TTL)}
+	e := &Entry{Value: value, Gen: gen, Epoch: epoch, Loaded: now, Deadline: now + int64(t.TTL)}
 	e.Soft = e.Deadline
 	if t.RefreshAfter > 0 && t.RefreshAfter < t.TTL {
 		e.Soft = now + int64(t.RefreshAfter)

@@ -19,6 +19,8 @@ type Stats struct {
 	SlotRestarts  atomic.Uint64
 	Rejected      atomic.Uint64
 	Passivations  atomic.Uint64
+	// Actors is the number of slot actors bound right now (a gauge).
+	Actors atomic.Int64
 
 	EvictedSize        atomic.Uint64
 	EvictedExpired     atomic.Uint64

@@ -36,14 +36,11 @@ type Config struct {
 	Channel string
 	// Notice returns the payload of the notice for slotID.
 	Notice func(slotID string) []byte
-	// TTL returns how long a value just loaded lives in the shared tier;
-	// zero or less means not at all. Nil means DefaultTTL.
-	TTL func(slotID string, v any) time.Duration
 	// Logger receives one record per coordinated miss.
 	Logger *slog.Logger
 	// Observe times fill waits and sees leases and waits; nil for none.
 	Observe *core.Observe
 }
 
-// DefaultTTL is the shared lifetime when Config.TTL is nil.
+// DefaultTTL is the shared lifetime when Load is given no decide func.
 const DefaultTTL = time.Minute

@@ -13,14 +13,6 @@ import (
 	"github.com/slotcache/slotcache/internal/core"
 )
 
-// NoCache is the TTL Load returns with a value that must answer the waiters
-// of this load but must not be cached: the value of a leader whose commit
-// was rejected, which an invalidation or a newer leader has overtaken. The
-// Filler contract has no "do not cache" result, and a positive TTL is the
-// local TTL, so the shortest one stands for it: the entry is expired by the
-// time anyone reads it, and the next Get reads the shared tier again.
-const NoCache = time.Nanosecond
-
 // errCooling is the cause of misses degraded while the breaker is open.
 var errCooling = errors.New("shared tier skipped: Redis failed moments ago")
 
@@ -40,9 +32,6 @@ func New(cfg Config) *Coordinator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.TTL == nil {
-		cfg.TTL = func(string, any) time.Duration { return DefaultTTL }
-	}
 	c := &Coordinator{cfg: cfg, leaseMs: max(cfg.Lease.Milliseconds(), 1)}
 	c.ns.Store("")
 	return c
@@ -50,16 +39,20 @@ func New(cfg Config) *Coordinator {
 
 // Load returns slotID's value: from the shared tier, or loaded by this
 // instance as leader, or filled by another instance while this one
-// followed, or loaded locally when the wait ran out or Redis failed. ttl is
-// the local TTL (the shared copy's remaining lifetime), zero for the
-// engine's. A panic in load propagates after the lock is released.
-func (c *Coordinator) Load(ctx context.Context, slotID string, load func(context.Context, string) (any, error)) (v any, ttl time.Duration, err error) {
-	m := &miss{c: c, slot: slotID, start: time.Now()}
+// followed, or loaded locally when the wait ran out or Redis failed, and
+// says which (core.FillSource). A leader asks decide how long to share
+// what it loaded; nil decide shares for DefaultTTL. A panic in load
+// propagates after the lock is released.
+func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, decide core.Decide) core.FillResult {
+	if decide == nil {
+		decide = func(any) time.Duration { return DefaultTTL }
+	}
+	m := &miss{c: c, slot: slotID, start: time.Now(), decide: decide}
 	returned := false
 	defer func() { m.finish(!returned) }()
-	v, ttl, err = m.run(ctx, load)
+	r := m.run(ctx, load)
 	returned = true
-	return v, ttl, err
+	return r
 }
 
 // Filled wakes this instance's followers of slotID: another instance
@@ -112,7 +105,7 @@ func (c *Coordinator) notice(slotID string) []byte {
 }
 
 // run is one coordinated miss.
-func (m *miss) run(ctx context.Context, load func(context.Context, string) (any, error)) (any, time.Duration, error) {
+func (m *miss) run(ctx context.Context, load core.Loader) core.FillResult {
 	c := m.c
 	if c.brk.open() {
 		return m.local(ctx, load, Degraded, errCooling)
@@ -138,18 +131,18 @@ func (m *miss) run(ctx context.Context, load func(context.Context, string) (any,
 
 // hit decodes a value found in the shared tier. A value this instance
 // cannot decode (another version's codec, say) is loaded locally instead.
-func (m *miss) hit(ctx context.Context, load func(context.Context, string) (any, error), f found) (any, time.Duration, error) {
+func (m *miss) hit(ctx context.Context, load core.Loader, f found) core.FillResult {
 	v, err := decode(m.c.cfg.Codec, m.slot, f.data)
 	if err != nil {
 		return m.local(ctx, load, Degraded, fmt.Errorf("decode shared value: %w", err))
 	}
-	return v, f.ttl, nil
+	return core.FillResult{Value: v, Source: core.SharedCopy, Remaining: f.ttl}
 }
 
 // lead loads as the lock holder and commits. The lock is released on every
 // path that does not commit: loader error, panic, Goexit, a value that is
 // not to be shared or does not encode.
-func (m *miss) lead(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error)) (v any, ttl time.Duration, err error) {
+func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader) core.FillResult {
 	c := m.c
 	defer c.observe(&ctx, core.OpFillLease, m)()
 	m.set(LeaderLoad, nil)
@@ -160,42 +153,43 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load func(context
 			c.wake.fire(m.slot)
 		}
 	}()
-	v, err = load(ctx, m.slot)
+	v, err := load(ctx, m.slot)
 	if err != nil {
 		m.err = err
-		return nil, 0, err
+		return core.FillResult{Err: err}
 	}
-	ttl = c.cfg.TTL(m.slot, v).Truncate(time.Millisecond)
+	here := core.FillResult{Value: v}
+	ttl := m.decide(v).Truncate(time.Millisecond)
 	if ttl <= 0 {
-		m.err = errors.New("not shared: the slot's behaviour does not cache it")
-		return v, 0, nil
+		m.err = errors.New("not shared: the slot does not cache it")
+		return here
 	}
 	payload, err := encode(c.cfg.Codec, m.slot, v)
 	if err != nil {
 		c.stats.uncodable.Add(1)
 		m.err, m.loud = fmt.Errorf("not shared, cached here only: encode: %w", err), true
-		return v, ttl, nil
+		return here
 	}
 	// The commit outlives a cancelled load context: the value is good, and
 	// sharing it spares the other instances a load.
 	committed, err := c.commit(context.WithoutCancel(ctx), k, m.slot, token, payload, ttl)
 	if err != nil {
 		m.set(Degraded, fmt.Errorf("commit: %w", err))
-		return v, ttl, nil
+		return here
 	}
 	held = false // committed, or no longer ours
 	if !committed {
 		m.set(StaleCommitRejected, nil)
-		return v, NoCache, nil
+		return core.FillResult{Value: v, Source: core.CommitRejected}
 	}
 	c.wake.fire(m.slot)
-	return v, ttl, nil
+	return here
 }
 
 // follow waits for another instance's fill: it checks the data key again
 // when a notice wakes it or its backoff ends, takes over if the leader
 // gave up, and loads locally once Wait is over.
-func (m *miss) follow(ctx context.Context, k keys, token string, load func(context.Context, string) (any, error), w *watcher) (any, time.Duration, error) {
+func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loader, w *watcher) core.FillResult {
 	c := m.c
 	defer c.observe(&ctx, core.OpFillWait, m)()
 	c.stats.waiting.Add(1)
@@ -225,7 +219,7 @@ func (m *miss) follow(ctx context.Context, k keys, token string, load func(conte
 		case <-timer.C:
 		case <-ctx.Done():
 			m.set(Cancelled, ctx.Err())
-			return nil, 0, ctx.Err()
+			return core.FillResult{Err: ctx.Err()}
 		}
 		m.attempts++
 		f, err := c.acquire(ctx, k, token)
@@ -253,21 +247,21 @@ func (m *miss) follow(ctx context.Context, k keys, token string, load func(conte
 // local loads without the shared tier: after Wait, or when Redis failed.
 // The value is not committed: without the lock, a write could not be made
 // safe against a concurrent invalidation.
-func (m *miss) local(ctx context.Context, load func(context.Context, string) (any, error), o Outcome, cause error) (any, time.Duration, error) {
+func (m *miss) local(ctx context.Context, load core.Loader, o Outcome, cause error) core.FillResult {
 	m.set(o, cause)
 	v, err := load(ctx, m.slot)
 	if err != nil && m.err == nil {
 		m.err = err
 	}
-	return v, 0, err
+	return core.FillResult{Value: v, Err: err}
 }
 
 // redisFailed degrades to a local load, unless the load's own context
 // ended, in which case there is nobody left to load for.
-func (m *miss) redisFailed(ctx context.Context, load func(context.Context, string) (any, error), err error) (any, time.Duration, error) {
+func (m *miss) redisFailed(ctx context.Context, load core.Loader, err error) core.FillResult {
 	if ctx.Err() != nil {
 		m.set(Cancelled, ctx.Err())
-		return nil, 0, ctx.Err()
+		return core.FillResult{Err: ctx.Err()}
 	}
 	return m.local(ctx, load, Degraded, err)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotcache/slotcache/internal/core"
+
 	"github.com/slotcache/slotcache/internal/redistest"
 )
 
@@ -21,7 +23,7 @@ func TestLeaderCommitsThenSharedHit(t *testing.T) {
 	got := load(t, a, "s", l.load)
 	require.NoError(t, got.err)
 	require.Equal(t, "v#1", got.v)
-	require.Equal(t, time.Hour, got.ttl, "the leader caches for the shared TTL")
+	require.Equal(t, core.LoadedHere, got.src, "the leader's value is its own")
 	require.Equal(t, map[string]uint64{"leader_load": 1}, outcomes(a))
 
 	k := r.keys("s")
@@ -31,8 +33,9 @@ func TestLeaderCommitsThenSharedHit(t *testing.T) {
 	got = load(t, b, "s", l.load)
 	require.NoError(t, got.err)
 	require.Equal(t, "v#1", got.v)
+	require.Equal(t, core.SharedCopy, got.src)
 	require.Positive(t, got.ttl)
-	require.LessOrEqual(t, got.ttl, time.Hour)
+	require.LessOrEqual(t, got.ttl, time.Hour, "shared for what decide said")
 	require.Equal(t, map[string]uint64{"shared_hit": 1}, outcomes(b))
 	require.Equal(t, int32(1), l.calls.Load())
 }
@@ -167,7 +170,7 @@ func TestFollowerTimeoutLoadsLocally(t *testing.T) {
 	got := load(t, b, "s", local.load)
 	require.NoError(t, got.err)
 	require.Equal(t, "local#1", got.v)
-	require.Zero(t, got.ttl, "a local load takes the engine's TTL")
+	require.Equal(t, core.LoadedHere, got.src, "a local load is cached as any load")
 	require.Equal(t, map[string]uint64{"follower_timeout": 1}, outcomes(b))
 	require.False(t, r.exists(r.keys("s").data), "a follower never writes the shared tier")
 
@@ -264,7 +267,7 @@ func TestInvalidationRejectsCommit(t *testing.T) {
 	got := await(t, leader)
 	require.NoError(t, got.err)
 	require.Equal(t, "old#1", got.v)
-	require.Equal(t, NoCache, got.ttl)
+	require.Equal(t, core.CommitRejected, got.src)
 	require.Equal(t, map[string]uint64{"stale_commit_rejected": 1}, outcomes(a))
 	require.False(t, r.exists(r.keys("s").data), "a stale value reached the shared tier")
 
@@ -298,7 +301,7 @@ func TestExpiredLeaseRejectsCommit(t *testing.T) {
 	slow.open()
 	got = await(t, leader)
 	require.Equal(t, "slow#1", got.v)
-	require.Equal(t, NoCache, got.ttl)
+	require.Equal(t, core.CommitRejected, got.src)
 	require.Equal(t, map[string]uint64{"stale_commit_rejected": 1}, outcomes(a))
 	stored, err := r.client.Get(context.Background(), r.keys("s").data).Result()
 	require.NoError(t, err)
@@ -368,7 +371,7 @@ func TestRedisDownDegrades(t *testing.T) {
 	for range 3 {
 		got := load(t, a, "s", l.load)
 		require.NoError(t, got.err)
-		require.Zero(t, got.ttl)
+		require.Equal(t, core.LoadedHere, got.src)
 	}
 	require.Equal(t, map[string]uint64{"degraded": 3}, outcomes(a))
 	require.Equal(t, int32(3), l.calls.Load())
@@ -467,7 +470,7 @@ func TestUncodableValueStaysLocal(t *testing.T) {
 	got := load(t, a, "s", func(context.Context, string) (any, error) { return ch, nil })
 	require.NoError(t, got.err)
 	require.Equal(t, ch, got.v)
-	require.Equal(t, time.Hour, got.ttl)
+	require.Equal(t, core.LoadedHere, got.src)
 	require.Equal(t, uint64(1), a.Stats().Uncodable)
 	require.Equal(t, map[string]uint64{"leader_load": 1}, outcomes(a))
 	k := r.keys("s")
@@ -496,10 +499,11 @@ func TestUndecodableSharedValueDegrades(t *testing.T) {
 // shared either.
 func TestUnsharedTTL(t *testing.T) {
 	r := newRig(t)
-	a := r.coord(func(c *Config) { c.TTL = func(string, any) time.Duration { return 0 } })
-	got := load(t, a, "s", newLoader(values("v")).load)
+	a := r.coord()
+	got := await(t, loadAsyncDecide(context.Background(), a, "s", newLoader(values("v")).load,
+		func(any) time.Duration { return 0 }))
 	require.Equal(t, "v#1", got.v)
-	require.Zero(t, got.ttl)
+	require.Equal(t, core.LoadedHere, got.src)
 	k := r.keys("s")
 	require.False(t, r.exists(k.data))
 	require.False(t, r.exists(k.lock))

@@ -15,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/slotcache/slotcache/internal/core"
+
 	"github.com/slotcache/slotcache/internal/redistest"
 )
 
@@ -66,7 +68,6 @@ func (r *rig) config() Config {
 		Codec:     jsonCodec{},
 		Channel:   r.channel,
 		Notice:    func(slotID string) []byte { return []byte(slotID) },
-		TTL:       func(string, any) time.Duration { return time.Hour },
 		Logger:    slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
@@ -179,14 +180,23 @@ func values(prefix string) func(int32) (any, error) {
 // result is what Load returned.
 type result struct {
 	v     any
-	ttl   time.Duration
+	src   core.FillSource
+	ttl   time.Duration // the shared copy's remaining life, for a shared hit
 	err   error
 	panic any
 }
 
+// hour shares every value for an hour.
+func hour(any) time.Duration { return time.Hour }
+
 // loadAsync runs c.Load in a goroutine and delivers its result, or the
 // value it panicked with.
 func loadAsync(ctx context.Context, c *Coordinator, slotID string, l func(context.Context, string) (any, error)) <-chan result {
+	return loadAsyncDecide(ctx, c, slotID, l, hour)
+}
+
+// loadAsyncDecide is loadAsync with the leader's sharing decision.
+func loadAsyncDecide(ctx context.Context, c *Coordinator, slotID string, l func(context.Context, string) (any, error), decide core.Decide) <-chan result {
 	out := make(chan result, 1)
 	go func() {
 		var r result
@@ -194,7 +204,8 @@ func loadAsync(ctx context.Context, c *Coordinator, slotID string, l func(contex
 			r.panic = recover()
 			out <- r
 		}()
-		r.v, r.ttl, r.err = c.Load(ctx, slotID, l)
+		res := c.Load(ctx, slotID, l, decide)
+		r.v, r.src, r.ttl, r.err = res.Value, res.Source, res.Remaining, res.Err
 	}()
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/slotcache/slotcache/internal/core"
 )
 
 // Outcome is how a coordinated miss ended. Every call of Load ends in
@@ -112,6 +114,7 @@ type miss struct {
 	err      error // the Redis, codec or loader error worth logging
 	loud     bool  // log at Warn whatever the outcome
 	decided  bool
+	decide   core.Decide // how long to share what a leader loaded
 }
 
 // set records the outcome; the last one set before Load returns counts.

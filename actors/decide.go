@@ -1,0 +1,105 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/slotcache/slotcache/internal/core"
+)
+
+// The caching decision, taken once per load in the slot's actor: whether
+// to cache a loaded value, for how long, when to refresh it and how long
+// to serve it stale. The fill coordinator only reports where a value came
+// from (core.FillSource); it never decides a lifetime of its own.
+
+// decision runs the slot's behaviour on value, from the engine's TTL.
+func (s *slot) decision(value any) core.Timing {
+	return s.h.Policy.Loaded(s.h.ID, value, core.Timing{TTL: s.env.TTL()})
+}
+
+// cache stores the result of flight f, which no invalidation overtook, as
+// the slot decides:
+//   - a value loaded here is cached as the behaviour says (decided already
+//     if a fill leader shared it, so the behaviour runs once per load);
+//   - a shared copy is cached as the behaviour says, but never past the
+//     copy's own remaining life: local copies expire with the shared one;
+//   - a value whose fill commit was rejected is never cached: an
+//     invalidation or a newer leader overtook it.
+func (s *slot) cache(f *flight, r core.FillResult) {
+	var t core.Timing
+	switch r.Source {
+	case core.CommitRejected:
+		s.env.Stats.Uncached.Add(1)
+		return
+	case core.SharedCopy:
+		t = capTiming(s.decision(r.Value), r.Remaining)
+	default:
+		if f.timing != nil {
+			t = *f.timing
+		} else {
+			t = s.decision(r.Value)
+		}
+	}
+	e := core.EntryFor(r.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
+	if e == nil {
+		s.env.Stats.Uncached.Add(1)
+		s.env.Drop(s.h, s.h.Entry(), core.ReasonExpired)
+		return
+	}
+	s.env.Store(s.h, e)
+}
+
+// capTiming limits t to a shared copy's remaining life: its TTL, and its
+// refresh point in proportion, so that a refresh-ahead behaviour still
+// refreshes before the shortened end. The stale window is local and kept.
+func capTiming(t core.Timing, remaining time.Duration) core.Timing {
+	if remaining <= 0 || t.TTL <= remaining {
+		return t
+	}
+	if t.RefreshAfter > 0 {
+		t.RefreshAfter = time.Duration(float64(t.RefreshAfter) * float64(remaining) / float64(t.TTL))
+	}
+	t.TTL = remaining
+	return t
+}
+
+// shareDecision is a fill leader's question to its slot: how long may this
+// value be shared? The slot answers with the TTL it will cache the value
+// for, and remembers the decision for when the load completes.
+type shareDecision struct {
+	flight uint64
+	value  any
+	reply  chan time.Duration // room for one answer
+}
+
+// decideShare answers a fill leader. A load that an invalidation overtook,
+// or that this incarnation does not know, is not shared at all.
+func (s *slot) decideShare(m *shareDecision) {
+	f := s.flights[m.flight]
+	if f == nil || !s.isCurrent(f) {
+		m.reply <- 0
+		return
+	}
+	t := s.decision(m.value)
+	f.timing = &t
+	m.reply <- t.TTL
+}
+
+// failed lets the policy decide whether the last value may still be served
+// after a load of flight f failed with err. If it may, hits ask for another
+// reload only after a backoff; if not, the value is served at most until
+// its deadline, never stale.
+func (s *slot) failed(f *flight, err error) {
+	s.h.Owned.Failures++
+	e, _ := s.env.Lookup(s.h)
+	if e == nil || e.Gen != f.gen || e.Epoch != f.epoch {
+		return
+	}
+	if s.h.Policy.Failed(s.h.ID, err) {
+		now := s.env.Clock.Now()
+		e.RefreshFailed(now + int64(backoff(time.Duration(e.Deadline-e.Loaded), s.h.Owned.Failures)))
+		return
+	}
+	if e.StaleUntil > e.Deadline {
+		s.env.Replace(s.h, e, &core.Entry{Value: e.Value, Gen: e.Gen, Epoch: e.Epoch, Loaded: e.Loaded, Soft: e.Soft, Deadline: e.Deadline, StaleUntil: e.Deadline})
+	}
+}

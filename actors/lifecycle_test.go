@@ -1,0 +1,486 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/messages"
+)
+
+// Unit tests of every lifecycle transition (lifecycle.go), driving the
+// router and slot actors by hand through a fake actor context: no actor
+// system schedules anything, so each test sees exactly one transition.
+
+// fakeCtx is the actor context of one actor under test. It records what the
+// actor sends, spawns and stops; any other context method panics (nil
+// embedded interface), which flags an actor that starts using more.
+type fakeCtx struct {
+	actor.Context
+	msg          any
+	self, parent *actor.PID
+	sent         []sentMsg
+	spawned      int
+	stopped      []*actor.PID
+}
+
+type sentMsg struct {
+	to  *actor.PID
+	msg any
+}
+
+func newFakeCtx() *fakeCtx {
+	return &fakeCtx{self: actor.NewPID("test", "self"), parent: actor.NewPID("test", "router")}
+}
+
+func (c *fakeCtx) Message() any        { return c.msg }
+func (c *fakeCtx) Self() *actor.PID    { return c.self }
+func (c *fakeCtx) Parent() *actor.PID  { return c.parent }
+func (c *fakeCtx) Stop(pid *actor.PID) { c.stopped = append(c.stopped, pid) }
+func (c *fakeCtx) Send(pid *actor.PID, m any) {
+	c.sent = append(c.sent, sentMsg{to: pid, msg: m})
+}
+func (c *fakeCtx) Spawn(*actor.Props) *actor.PID {
+	c.spawned++
+	return actor.NewPID("test", fmt.Sprint("slot-", c.spawned))
+}
+
+// deliver hands m to a as its next message.
+func (c *fakeCtx) deliver(a actor.Actor, m any) {
+	c.msg = m
+	a.Receive(c)
+}
+
+// take returns and forgets what was sent so far.
+func (c *fakeCtx) take() []sentMsg {
+	s := c.sent
+	c.sent = nil
+	return s
+}
+
+// countingPolicy counts its hooks and decides what the test says.
+type countingPolicy struct {
+	loaded, invalidated atomic.Int32
+	ttl                 time.Duration
+	reload              bool
+}
+
+func (p *countingPolicy) Loaded(_ string, _ any, t core.Timing) core.Timing {
+	p.loaded.Add(1)
+	if p.ttl != 0 {
+		t.TTL = p.ttl
+	}
+	return t
+}
+func (p *countingPolicy) Failed(string, error) bool { return true }
+func (p *countingPolicy) Invalidated(string) bool {
+	p.invalidated.Add(1)
+	return p.reload
+}
+
+type rig struct {
+	env    *core.Env
+	dir    *core.DirWriter
+	policy *countingPolicy
+}
+
+func newRig(t *testing.T, passivateAfter time.Duration) *rig {
+	t.Helper()
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	dir, w := core.NewDirectory()
+	p := &countingPolicy{}
+	env := core.NewEnv(core.EnvConfig{
+		Ctx: ctx, Root: system.Root, Clock: core.NewClock(), TTL: time.Hour, LoadTimeout: time.Minute,
+		PassivateAfter: passivateAfter, Logger: slog.New(slog.DiscardHandler),
+		PolicyFor: func(string) core.Policy { return p },
+	}, dir)
+	t.Cleanup(func() {
+		cancel()
+		env.WaitLoaders(time.Second)
+		env.Clock.Stop()
+		system.Shutdown()
+	})
+	return &rig{env: env, dir: w, policy: p}
+}
+
+// blockingLoad never returns before the test ends: the tests deliver load
+// results by hand.
+func blockingLoad(ctx context.Context, _ string) (any, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func get(load core.Loader) (*messages.Get, chan messages.Result) {
+	reply := make(chan messages.Result, 1)
+	return &messages.Get{Ctx: context.Background(), Load: load, Reply: reply}, reply
+}
+
+// boundSlot returns a slot actor bound to a new handle, as the router's bind
+// leaves it: one request admitted.
+func (r *rig) boundSlot(id string) (*slot, *core.Handle, *core.Binding) {
+	h := core.NewHandle(id, r.policy)
+	r.dir.Store(h)
+	b := core.NewBinding()
+	b.PID = actor.NewPID("test", "self")
+	h.Bind(b)
+	return &slot{env: r.env, h: h, b: b, flights: make(map[uint64]*flight)}, h, b
+}
+
+func (r *rig) router() *router { return &router{env: r.env, dir: r.dir} }
+
+// --- router transitions ---
+
+// unbound → active: the first Get of a slot creates it and binds an actor.
+func TestRouterBindsOnFirstGet(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	g, _ := get(blockingLoad)
+	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
+
+	h, ok := r.dir.Directory().Load("s")
+	require.True(t, ok, "the slot was created")
+	assert.Equal(t, 1, c.spawned)
+	require.True(t, h.Bound())
+	sent := c.take()
+	require.Len(t, sent, 1)
+	assert.Same(t, g, sent[0].msg)
+	assert.Equal(t, h.Binding().PID, sent[0].to)
+	assert.False(t, h.Binding().Release(), "the admitted Get keeps the binding")
+	assert.EqualValues(t, 1, r.env.Stats.Actors.Load())
+}
+
+// active: requests go to the bound actor; no second actor.
+func TestRouterRoutesToBoundActor(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	g1, _ := get(blockingLoad)
+	g2, _ := get(blockingLoad)
+	c.deliver(rt, &messages.Route{ID: "s", Msg: g1})
+	c.deliver(rt, &messages.Route{ID: "s", Msg: g2})
+	assert.Equal(t, 1, c.spawned)
+	sent := c.take()
+	require.Len(t, sent, 2)
+	assert.Equal(t, sent[0].to, sent[1].to)
+}
+
+// passivating → unbound → active: a slot whose actor released it gets a new
+// actor on the next request.
+func TestRouterRebindsAfterRelease(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	g, _ := get(blockingLoad)
+	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
+	h, _ := r.dir.Directory().Load("s")
+	old := h.Binding()
+	old.Took()
+	require.True(t, old.Release())
+
+	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
+	assert.Equal(t, 2, c.spawned)
+	assert.NotSame(t, old, h.Binding())
+	assert.True(t, h.Bound())
+
+	// The old actor's late report does not unbind the new one.
+	c.deliver(rt, &released{h: h, b: old})
+	assert.True(t, h.Bound())
+	_, ok := r.dir.Directory().Load("s")
+	assert.True(t, ok)
+}
+
+// passivating → unbound: the router forgets the binding, and the slot too
+// when it holds nothing; a slot with an entry stays for its hits.
+func TestRouterForgetsReleasedEmptySlot(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	for _, id := range []string{"empty", "full"} {
+		g, _ := get(blockingLoad)
+		c.deliver(rt, &messages.Route{ID: id, Msg: g})
+	}
+	full, _ := r.dir.Directory().Load("full")
+	r.env.Store(full, core.EntryFor("v", full.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+	for _, id := range []string{"empty", "full"} {
+		h, _ := r.dir.Directory().Load(id)
+		b := h.Binding()
+		b.Took()
+		require.True(t, b.Release())
+		c.deliver(rt, &released{h: h, b: b})
+		assert.Nil(t, h.Binding())
+	}
+	_, ok := r.dir.Directory().Load("empty")
+	assert.False(t, ok, "an empty slot without actor is forgotten")
+	_, ok = r.dir.Directory().Load("full")
+	assert.True(t, ok, "a slot with an entry stays")
+	assert.EqualValues(t, 0, r.env.Stats.Actors.Load())
+}
+
+// unbound: an invalidation frees the entry and runs OnInvalidate without
+// binding an actor.
+func TestRouterInvalidatesUnboundSlotWithoutActor(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	h := core.NewHandle("s", r.policy)
+	r.dir.Store(h)
+	r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+	h.Invalidate()
+
+	c.deliver(rt, &messages.Route{ID: "s", Msg: &messages.Invalidate{}})
+	assert.Zero(t, c.spawned, "no actor just to free an entry")
+	assert.Nil(t, h.Entry())
+	assert.EqualValues(t, 1, r.policy.invalidated.Load())
+	_, ok := r.dir.Directory().Load("s")
+	assert.False(t, ok, "nothing left: forgotten")
+}
+
+// unbound → active: an invalidation whose behaviour reloads binds an actor
+// and asks it to reload.
+func TestRouterInvalidationThatReloadsBinds(t *testing.T) {
+	r := newRig(t, 0)
+	r.policy.reload = true
+	rt, c := r.router(), newFakeCtx()
+	h := core.NewHandle("s", r.policy)
+	h.Owned.LastLoad = blockingLoad
+	r.dir.Store(h)
+	r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+	h.Invalidate()
+
+	c.deliver(rt, &messages.Route{ID: "s", Msg: &messages.Invalidate{}})
+	assert.Equal(t, 1, c.spawned)
+	sent := c.take()
+	require.Len(t, sent, 1)
+	assert.IsType(t, &reloadNow{}, sent[0].msg)
+}
+
+// InvalidateAll reaches every slot: bound ones by message, unbound ones with
+// an entry by the router itself, without an actor.
+func TestRouterInvalidateAllReachesEverySlot(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	g, _ := get(blockingLoad)
+	c.deliver(rt, &messages.Route{ID: "bound", Msg: g})
+	c.take()
+	for i := range 3 {
+		h := core.NewHandle(fmt.Sprint("idle-", i), r.policy)
+		r.dir.Store(h)
+		r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+	}
+	r.env.Flush()
+	c.deliver(rt, &messages.InvalidateAll{})
+	for len(c.sent) > 0 && c.sent[len(c.sent)-1].to == c.self { // later steps of the walk
+		step := c.sent[len(c.sent)-1].msg
+		c.sent = c.sent[:len(c.sent)-1]
+		c.deliver(rt, step)
+	}
+	assert.Equal(t, 1, c.spawned, "no actor for the idle slots")
+	assert.EqualValues(t, 3, r.policy.invalidated.Load(), "every idle slot's behaviour ran")
+	sent := c.take()
+	require.Len(t, sent, 1)
+	assert.IsType(t, &messages.InvalidateAll{}, sent[0].msg)
+	assert.EqualValues(t, 0, r.env.Cached(), "the idle slots' entries were freed")
+}
+
+// --- slot transitions ---
+
+// active → loading → active: a Get starts one load, a second joins it, the
+// result is cached and answers both; the idle actor then gives up its slot.
+func TestSlotLoadsOnceThenPassivates(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, b := r.boundSlot("s")
+	c := newFakeCtx()
+	c.deliver(s, &actor.Started{})
+	assert.Empty(t, c.stopped, "an admitted request keeps the fresh actor")
+
+	g1, reply1 := get(blockingLoad)
+	c.deliver(s, g1)
+	require.True(t, b.Enter())
+	g2, reply2 := get(blockingLoad)
+	c.deliver(s, g2)
+	require.Len(t, s.flights, 1, "one load for both")
+	assert.EqualValues(t, 1, r.env.Stats.Coalesced.Load())
+	assert.Empty(t, c.stopped, "loading: no passivation")
+
+	c.deliver(s, &loadDone{flight: s.current.id, result: core.FillResult{Value: "v"}})
+	assert.Equal(t, "v", (<-reply1).Value)
+	assert.Equal(t, "v", (<-reply2).Value)
+	assert.Equal(t, "v", r.env.Fresh(h).Value)
+	assert.EqualValues(t, 1, r.policy.loaded.Load())
+
+	assert.True(t, b.Released(), "idle with nothing on its way: released")
+	assert.Equal(t, []*actor.PID{c.self}, c.stopped)
+	sent := c.take()
+	require.Len(t, sent, 1)
+	assert.Equal(t, &released{h: h, b: b}, sent[0].msg)
+	assert.Equal(t, c.parent, sent[0].to)
+	assert.False(t, b.Enter(), "senders now go to the router")
+}
+
+// active: an idle actor with a request on its way does not release.
+func TestSlotKeepsBindingWhileARequestIsOnItsWay(t *testing.T) {
+	r := newRig(t, 0)
+	s, _, b := r.boundSlot("s")
+	c := newFakeCtx()
+	require.True(t, b.Enter()) // a second request, still in the mailbox
+	c.deliver(s, &messages.Refresh{})
+	assert.Empty(t, c.stopped)
+	assert.False(t, b.Released())
+
+	c.deliver(s, &messages.Refresh{})
+	assert.True(t, b.Released())
+	assert.Len(t, c.stopped, 1)
+}
+
+// active → passivating after PassivateAfter: the idle timer's tick releases;
+// a tick of an earlier incarnation is ignored.
+func TestSlotPassivatesAfterIdleTimer(t *testing.T) {
+	r := newRig(t, time.Hour)
+	s, _, b := r.boundSlot("s")
+	c := newFakeCtx()
+	c.deliver(s, &messages.Refresh{})
+	assert.Empty(t, c.stopped, "waits PassivateAfter")
+	require.NotNil(t, s.life.tick)
+
+	c.deliver(s, &idleTick{})
+	assert.Empty(t, c.stopped, "a stale tick is ignored")
+	c.deliver(s, s.life.tick)
+	assert.True(t, b.Released())
+	assert.Len(t, c.stopped, 1)
+}
+
+// loading → restart → active: a panic restarts the actor; the waiters are
+// sent again to the next incarnation, which loads again and then
+// passivates like any other (no leaked actor).
+func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, b := r.boundSlot("s")
+	c := newFakeCtx()
+	g, reply := get(blockingLoad)
+	c.deliver(s, g)
+	id := s.current.id
+
+	pe := &core.PanicError{Slot: "s", Value: "boom"}
+	require.Panics(t, func() {
+		c.deliver(s, &loadDone{flight: id, result: core.FillResult{Err: pe}, panic: pe})
+	})
+	assert.ErrorIs(t, (<-reply).Err, core.ErrLoaderPanic)
+	// The supervisor restarts it: the old incarnation hears Restarting.
+	// Another waiter, already taken from the mailbox, waits on a second load.
+	g2, reply2 := get(blockingLoad)
+	s.flights[s.env.NextFlight()] = &flight{waiters: []*messages.Get{g2}, stopWatch: func() bool { return true }, cancel: func() {}}
+	c.deliver(s, &actor.Restarting{})
+	assert.EqualValues(t, 1, r.env.Stats.SlotRestarts.Load())
+	sent := c.take()
+	require.Len(t, sent, 1, "the waiter is sent again")
+	assert.Same(t, g2, sent[0].msg)
+
+	next := &slot{env: r.env, h: h, b: b, flights: make(map[uint64]*flight)}
+	c.deliver(next, &actor.Started{})
+	c.deliver(next, g2)
+	c.deliver(next, &loadDone{flight: next.current.id, result: core.FillResult{Value: "v"}})
+	assert.Equal(t, "v", (<-reply2).Value)
+	assert.True(t, b.Released(), "the restarted actor passivates")
+	assert.Len(t, c.stopped, 1)
+}
+
+// loading: a fill leader's question runs the behaviour once; the load's
+// completion uses that decision instead of running it again.
+func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
+	r := newRig(t, 0)
+	r.policy.ttl = time.Minute
+	s, h, _ := r.boundSlot("s")
+	c := newFakeCtx()
+	g, _ := get(blockingLoad)
+	c.deliver(s, g)
+	id := s.current.id
+
+	q := &shareDecision{flight: id, value: "v", reply: make(chan time.Duration, 1)}
+	c.deliver(s, q)
+	assert.Equal(t, time.Minute, <-q.reply)
+	c.deliver(s, &loadDone{flight: id, result: core.FillResult{Value: "v", Source: core.LoadedHere}})
+	assert.EqualValues(t, 1, r.policy.loaded.Load(), "OnLoad once per load")
+	e := r.env.Fresh(h)
+	require.NotNil(t, e)
+	assert.Equal(t, int64(time.Minute), e.Deadline-e.Loaded)
+}
+
+// loading: an invalidation that overtook the load refuses to share it.
+func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, _ := r.boundSlot("s")
+	c := newFakeCtx()
+	g, _ := get(blockingLoad)
+	c.deliver(s, g)
+	h.Invalidate()
+	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan time.Duration, 1)}
+	c.deliver(s, q)
+	assert.Zero(t, <-q.reply)
+	assert.Zero(t, r.policy.loaded.Load())
+}
+
+// The one caching decision: a rejected commit is never cached whatever the
+// behaviour says; a shared copy lives here at most as long as it has left.
+func TestSlotCachingDecision(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		res   core.FillResult
+		ttl   time.Duration // behaviour's TTL
+		want  time.Duration // cached lifetime, 0 for not cached
+		hooks int32
+	}{
+		{"rejected commit", core.FillResult{Value: "v", Source: core.CommitRejected}, time.Hour, 0, 0},
+		{"shared copy capped", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Second}, time.Hour, time.Second, 1},
+		{"shared copy shorter behaviour", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Hour}, time.Minute, time.Minute, 1},
+		{"loaded here", core.FillResult{Value: "v"}, time.Minute, time.Minute, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 0)
+			r.policy.ttl = tc.ttl
+			s, h, _ := r.boundSlot("s")
+			c := newFakeCtx()
+			g, reply := get(blockingLoad)
+			c.deliver(s, g)
+			c.deliver(s, &loadDone{flight: s.current.id, result: tc.res})
+			assert.Equal(t, "v", (<-reply).Value, "the waiters get the value either way")
+			assert.Equal(t, tc.hooks, r.policy.loaded.Load())
+			e := h.Entry()
+			if tc.want == 0 {
+				assert.Nil(t, e)
+				return
+			}
+			require.NotNil(t, e)
+			assert.Equal(t, int64(tc.want), e.Deadline-e.Loaded)
+		})
+	}
+}
+
+// A failed reload of a kept value backs off: hits may not ask again before
+// a share of the lifetime, growing with each failure.
+func TestSlotFailedReloadBacksOff(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, _ := r.boundSlot("s")
+	h.Owned.LastLoad = blockingLoad
+	c := newFakeCtx()
+	now := r.env.Clock.Now()
+	r.env.Store(h, core.EntryFor("old", h.Gen(), r.env.Epoch(), now, core.Timing{TTL: 16 * time.Second, RefreshAfter: time.Nanosecond}))
+	e := h.Entry()
+	require.True(t, e.RequestRefresh(now))
+	c.deliver(s, &messages.Refresh{})
+	require.NotNil(t, s.current)
+	c.deliver(s, &loadDone{flight: s.current.id, result: core.FillResult{Err: fmt.Errorf("down")}})
+	after := r.env.Clock.Now()
+	assert.Same(t, e, h.Entry(), "the old value is kept")
+	assert.False(t, e.RequestRefresh(now), "no retry at once")
+	assert.True(t, e.RequestRefresh(after+int64(time.Second)), "a sixteenth of the lifetime later")
+	assert.Equal(t, time.Second, backoff(16*time.Second, 1))
+	assert.Equal(t, 2*time.Second, backoff(16*time.Second, 2))
+	assert.Equal(t, 16*time.Second, backoff(16*time.Second, 10), "capped at the lifetime")
+}
