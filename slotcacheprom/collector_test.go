@@ -132,12 +132,14 @@ func TestCountersNeverGoBackwardsAcrossReset(t *testing.T) {
 }
 
 // TestRedisStateIsExported: with a real redis-server, the subscription
-// shows as up, and a malformed message on the channel is counted.
+// shows as up, a malformed message on the channel is counted, fill outcomes
+// are labelled, and a dropped subscription shows as a resync.
 func TestRedisStateIsExported(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	channel := "slotcacheprom-test:" + t.Name()
-	e := newEngine(t, slotcache.WithRedis(client), slotcache.WithChannel(channel), slotcache.WithHeartbeat(time.Second))
+	e := newEngine(t, slotcache.WithRedis(client), slotcache.WithChannel(channel), slotcache.WithHeartbeat(time.Second),
+		slotcache.WithFill(slotcache.FillPolicy{}))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	require.NoError(t, e.WaitReady(ctx))
@@ -150,6 +152,22 @@ func TestRedisStateIsExported(t *testing.T) {
 	}, wait, 5*time.Millisecond)
 	assert.Equal(t, 0.0, testutil.ToFloat64(only(c, "slotcache_redis_resyncs_total")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(only(c, "slotcache_redis_subscriptions_total")))
+
+	get(t, e, "filled") // cold everywhere: this instance leads the fill
+	expected := `
+# HELP slotcache_fill_outcomes_total Coordinated loads (WithFill), by how they ended.
+# TYPE slotcache_fill_outcomes_total counter
+slotcache_fill_outcomes_total{cache="",outcome="cancelled"} 0
+slotcache_fill_outcomes_total{cache="",outcome="degraded"} 0
+slotcache_fill_outcomes_total{cache="",outcome="follower_polled"} 0
+slotcache_fill_outcomes_total{cache="",outcome="follower_timeout"} 0
+slotcache_fill_outcomes_total{cache="",outcome="follower_woken"} 0
+slotcache_fill_outcomes_total{cache="",outcome="leader_load"} 1
+slotcache_fill_outcomes_total{cache="",outcome="shared_hit"} 0
+slotcache_fill_outcomes_total{cache="",outcome="stale_commit_rejected"} 0
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), "slotcache_fill_outcomes_total"))
+	assert.Equal(t, 1, testutil.CollectAndCount(c, "slotcache_fill_wait_duration_seconds"))
 
 	srv.KillPubSubClients()
 	require.Eventually(t, func() bool {
