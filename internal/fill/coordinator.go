@@ -144,7 +144,7 @@ func (m *miss) hit(ctx context.Context, load core.Loader, f found) core.FillResu
 // not to be shared or does not encode.
 func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader) core.FillResult {
 	c := m.c
-	defer c.observe(&ctx, core.OpFillLease, m)()
+	defer c.observe(&ctx, core.OpFillLease, m).end()
 	m.set(LeaderLoad, nil)
 	held := true
 	defer func() {
@@ -191,7 +191,7 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader)
 // gave up, and loads locally once Wait is over.
 func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loader, w *watcher) core.FillResult {
 	c := m.c
-	defer c.observe(&ctx, core.OpFillWait, m)()
+	defer c.observe(&ctx, core.OpFillWait, m).end()
 	c.stats.waiting.Add(1)
 	waiting := true
 	defer func() {
