@@ -14,6 +14,7 @@ import (
 // above the last bound. Its buckets are fixed, so histograms of different
 // engines and moments add up.
 type Histogram struct {
+	// Counts are the per-bucket counts (not cumulative), overflow last.
 	Counts [HistogramBuckets]uint64
 	// Sum is the total of the durations counted.
 	Sum time.Duration

@@ -57,8 +57,11 @@ type View struct {
 
 // Cache is one engine's numbers.
 type Cache struct {
-	Name  string          `json:"name"`
-	Redis bool            `json:"redis"`
+	// Name is the named cache's name, "" for the engine itself.
+	Name string `json:"name"`
+	// Redis reports that the engine has a Redis subscription.
+	Redis bool `json:"redis"`
+	// Stats are the engine's Totals.
 	Stats slotcache.Stats `json:"stats"`
 	// Resyncs counts flushes for possibly lost messages.
 	Resyncs uint64 `json:"resyncs"`

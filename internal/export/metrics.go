@@ -8,12 +8,12 @@ import (
 // when set, make it one series of a labelled family (fill outcomes,
 // eviction reasons).
 type Counter struct {
-	Name  string // without the "slotcache_" prefix and "_total" suffix
-	Help  string
-	Label string // "" for none
-	Value string
-	Redis bool // only for engines with Redis (Engine.Distributed)
-	Read  func(*slotcache.Stats) uint64
+	Name  string                        // without the "slotcache_" prefix and "_total" suffix
+	Help  string                        // set on a family's first series
+	Label string                        // "" for none
+	Value string                        // of Label, for this series
+	Redis bool                          // only for engines with Redis (Engine.Distributed)
+	Read  func(*slotcache.Stats) uint64 // the value, from Engine.Totals
 }
 
 // Counters lists every counter of Stats, grouped into families by name.
@@ -63,10 +63,10 @@ func Resyncs(s *slotcache.Stats) uint64 {
 // Gauge is a level, read from Engine.Totals (which takes gauges as they
 // are now).
 type Gauge struct {
-	Name  string
-	Help  string
-	Redis bool
-	Read  func(*slotcache.Stats) float64
+	Name  string                         // without the "slotcache_" prefix
+	Help  string                         // one sentence
+	Redis bool                           // only for engines with Redis
+	Read  func(*slotcache.Stats) float64 // the level now
 }
 
 // Gauges lists the levels.
@@ -84,10 +84,10 @@ var Gauges = []Gauge{
 
 // Histogram is a latency histogram of Stats, in seconds.
 type Histogram struct {
-	Name  string
-	Help  string
-	Redis bool
-	Read  func(*slotcache.Stats) slotcache.Histogram
+	Name  string                                     // without the "slotcache_" prefix
+	Help  string                                     // one sentence
+	Redis bool                                       // only for engines with Redis
+	Read  func(*slotcache.Stats) slotcache.Histogram // counts since New
 }
 
 // Histograms lists the latency histograms.

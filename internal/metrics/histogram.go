@@ -69,8 +69,10 @@ func (h *Histogram) Reset() {
 // durations in (Bounds[i-1], Bounds[i]], and the last one those above the
 // last bound.
 type Snapshot struct {
+	// Counts are the per-bucket counts, not cumulative.
 	Counts [NumBounds + 1]uint64
-	Sum    time.Duration
+	// Sum is the total of the durations counted.
+	Sum time.Duration
 }
 
 // Count is the number of durations recorded.
