@@ -293,13 +293,20 @@ func (e *Engine) publish(ctx context.Context, slotID string) error {
 // invalidateLocal bumps the slot's generation, which readers see at once,
 // then lets the slot's owner free its entry and run its behaviour: its
 // actor if it has one, the router if it has none but holds an entry. A
-// slot with nothing cached and no actor has nothing to free.
+// slot with nothing cached and no actor has nothing to free, and one
+// without a behaviour is freed here.
 func (e *Engine) invalidateLocal(slotID string) {
 	h, ok := e.dir.Load(slotID)
 	if !ok {
 		return
 	}
 	h.Invalidate()
+	if _, plain := h.Policy.(core.DefaultPolicy); plain {
+		// No behaviour to run: free the entry here, no message. Its actor,
+		// if it has one, never needs telling: readers already miss.
+		e.env.Reclaim(h)
+		return
+	}
 	if b := h.Enter(); b != nil {
 		e.env.Root.Send(b.PID, invalidate)
 	} else if h.Entry() != nil {

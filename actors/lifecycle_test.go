@@ -87,6 +87,7 @@ func (p *countingPolicy) Invalidated(string) bool {
 }
 
 type rig struct {
+	ended  chan struct{} // closed when the test ends
 	env    *core.Env
 	dir    *core.DirWriter
 	policy *countingPolicy
@@ -105,20 +106,23 @@ func newRig(t *testing.T, passivateAfter time.Duration) *rig {
 		PassivateAfter: passivateAfter, Logger: slog.New(slog.DiscardHandler),
 		PolicyFor: func(string) core.Policy { return p },
 	}, dir)
+	ended := make(chan struct{})
 	t.Cleanup(func() {
+		close(ended)
 		cancel()
 		env.WaitLoaders(time.Second)
 		env.Clock.Stop()
 		system.Shutdown()
 	})
-	return &rig{env: env, dir: w, policy: p}
+	return &rig{ended: ended, env: env, dir: w, policy: p}
 }
 
-// blockingLoad never returns before the test ends: the tests deliver load
-// results by hand.
-func blockingLoad(ctx context.Context, _ string) (any, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
+// block is a loader that returns only once the test has ended, whatever
+// its context says: the tests deliver load results by hand, and the real
+// loader goroutine must not report anything meanwhile.
+func (r *rig) block(context.Context, string) (any, error) {
+	<-r.ended
+	return nil, nil
 }
 
 func get(load core.Loader) (*messages.Get, chan messages.Result) {
@@ -131,13 +135,25 @@ func get(load core.Loader) (*messages.Get, chan messages.Result) {
 func (r *rig) boundSlot(id string) (*slot, *core.Handle, *core.Binding) {
 	h := core.NewHandle(id, r.policy)
 	r.dir.Store(h)
-	b := core.NewBinding()
+	b := core.NewBinding(h)
 	b.PID = actor.NewPID("test", "self")
 	h.Bind(b)
-	return &slot{env: r.env, h: h, b: b, flights: make(map[uint64]*flight)}, h, b
+	return r.slotFor(b), h, b
 }
 
 func (r *rig) router() *router { return &router{env: r.env, dir: r.dir} }
+
+// slotFor returns an incarnation of an actor bound to b.
+func (r *rig) slotFor(b *core.Binding) *slot {
+	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b}}, flights: make(map[uint64]*flight)}
+}
+
+// done is flight f's end as its loader goroutine reports it: f itself, with
+// its result.
+func done(f *flight, res core.FillResult) *flight {
+	f.result = res
+	return f
+}
 
 // --- router transitions ---
 
@@ -145,7 +161,7 @@ func (r *rig) router() *router { return &router{env: r.env, dir: r.dir} }
 func TestRouterBindsOnFirstGet(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
 
 	h, ok := r.dir.Directory().Load("s")
@@ -164,8 +180,8 @@ func TestRouterBindsOnFirstGet(t *testing.T) {
 func TestRouterRoutesToBoundActor(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g1, _ := get(blockingLoad)
-	g2, _ := get(blockingLoad)
+	g1, _ := get(r.block)
+	g2, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g1})
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g2})
 	assert.Equal(t, 1, c.spawned)
@@ -179,7 +195,7 @@ func TestRouterRoutesToBoundActor(t *testing.T) {
 func TestRouterRebindsAfterRelease(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
 	h, _ := r.dir.Directory().Load("s")
 	old := h.Binding()
@@ -192,7 +208,7 @@ func TestRouterRebindsAfterRelease(t *testing.T) {
 	assert.True(t, h.Bound())
 
 	// The old actor's late report does not unbind the new one.
-	c.deliver(rt, &released{h: h, b: old})
+	c.deliver(rt, &released{b: old})
 	assert.True(t, h.Bound())
 	_, ok := r.dir.Directory().Load("s")
 	assert.True(t, ok)
@@ -204,7 +220,7 @@ func TestRouterForgetsReleasedEmptySlot(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
 	for _, id := range []string{"empty", "full"} {
-		g, _ := get(blockingLoad)
+		g, _ := get(r.block)
 		c.deliver(rt, &messages.Route{ID: id, Msg: g})
 	}
 	full, _ := r.dir.Directory().Load("full")
@@ -214,7 +230,7 @@ func TestRouterForgetsReleasedEmptySlot(t *testing.T) {
 		b := h.Binding()
 		b.Took()
 		require.True(t, b.Release())
-		c.deliver(rt, &released{h: h, b: b})
+		c.deliver(rt, &released{b: b})
 		assert.Nil(t, h.Binding())
 	}
 	_, ok := r.dir.Directory().Load("empty")
@@ -249,7 +265,7 @@ func TestRouterInvalidationThatReloadsBinds(t *testing.T) {
 	r.policy.reload = true
 	rt, c := r.router(), newFakeCtx()
 	h := core.NewHandle("s", r.policy)
-	h.Owned.LastLoad = blockingLoad
+	h.Owned.LastLoad = r.block
 	r.dir.Store(h)
 	r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
 	h.Invalidate()
@@ -266,7 +282,7 @@ func TestRouterInvalidationThatReloadsBinds(t *testing.T) {
 func TestRouterInvalidateAllReachesEverySlot(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "bound", Msg: g})
 	c.take()
 	for i := range 3 {
@@ -298,28 +314,29 @@ func TestSlotLoadsOnceThenPassivates(t *testing.T) {
 	s, h, b := r.boundSlot("s")
 	c := newFakeCtx()
 	c.deliver(s, &actor.Started{})
-	assert.Empty(t, c.stopped, "an admitted request keeps the fresh actor")
+	assert.False(t, b.Released(), "an admitted request keeps the fresh actor")
 
-	g1, reply1 := get(blockingLoad)
+	g1, reply1 := get(r.block)
 	c.deliver(s, g1)
 	require.True(t, b.Enter())
-	g2, reply2 := get(blockingLoad)
+	g2, reply2 := get(r.block)
 	c.deliver(s, g2)
 	require.Len(t, s.flights, 1, "one load for both")
 	assert.EqualValues(t, 1, r.env.Stats.Coalesced.Load())
-	assert.Empty(t, c.stopped, "loading: no passivation")
+	assert.False(t, b.Released(), "loading: no passivation")
 
-	c.deliver(s, &loadDone{flight: s.current.id, result: core.FillResult{Value: "v"}})
+	c.deliver(s, done(s.current, core.FillResult{Value: "v"}))
 	assert.Equal(t, "v", (<-reply1).Value)
 	assert.Equal(t, "v", (<-reply2).Value)
 	assert.Equal(t, "v", r.env.Fresh(h).Value)
 	assert.EqualValues(t, 1, r.policy.loaded.Load())
 
 	assert.True(t, b.Released(), "idle with nothing on its way: released")
-	assert.Equal(t, []*actor.PID{c.self}, c.stopped)
+	assert.Nil(t, s.b, "the actor waits unbound for its next binding")
+	assert.Empty(t, c.stopped, "pooled, not stopped")
 	sent := c.take()
 	require.Len(t, sent, 1)
-	assert.Equal(t, &released{h: h, b: b}, sent[0].msg)
+	assert.Equal(t, &released{b: b}, sent[0].msg)
 	assert.Equal(t, c.parent, sent[0].to)
 	assert.False(t, b.Enter(), "senders now go to the router")
 }
@@ -331,29 +348,30 @@ func TestSlotKeepsBindingWhileARequestIsOnItsWay(t *testing.T) {
 	c := newFakeCtx()
 	require.True(t, b.Enter()) // a second request, still in the mailbox
 	c.deliver(s, &messages.Refresh{})
-	assert.Empty(t, c.stopped)
 	assert.False(t, b.Released())
 
 	c.deliver(s, &messages.Refresh{})
 	assert.True(t, b.Released())
-	assert.Len(t, c.stopped, 1)
+	assert.Nil(t, s.b)
 }
 
-// active → passivating after PassivateAfter: the idle timer's tick releases;
-// a tick of an earlier incarnation is ignored.
+// active → passivating after PassivateAfter: a tick releases the slot once
+// the actor has been idle that long; an early tick (a timer re-armed as it
+// fired) only re-arms it.
 func TestSlotPassivatesAfterIdleTimer(t *testing.T) {
 	r := newRig(t, time.Hour)
 	s, _, b := r.boundSlot("s")
 	c := newFakeCtx()
 	c.deliver(s, &messages.Refresh{})
-	assert.Empty(t, c.stopped, "waits PassivateAfter")
-	require.NotNil(t, s.life.tick)
+	assert.False(t, b.Released(), "waits PassivateAfter")
+	require.NotNil(t, s.timer)
 
-	c.deliver(s, &idleTick{})
-	assert.Empty(t, c.stopped, "a stale tick is ignored")
-	c.deliver(s, s.life.tick)
+	c.deliver(s, tick)
+	assert.False(t, b.Released(), "an early tick is ignored")
+	s.idleSince -= int64(time.Hour) // an hour has passed
+	c.deliver(s, tick)
 	assert.True(t, b.Released())
-	assert.Len(t, c.stopped, 1)
+	assert.Nil(t, s.b)
 }
 
 // loading → restart → active: a panic restarts the actor; the waiters are
@@ -361,34 +379,35 @@ func TestSlotPassivatesAfterIdleTimer(t *testing.T) {
 // passivates like any other (no leaked actor).
 func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 	r := newRig(t, 0)
-	s, h, b := r.boundSlot("s")
+	s, _, b := r.boundSlot("s")
 	c := newFakeCtx()
-	g, reply := get(blockingLoad)
+	g, reply := get(r.block)
 	c.deliver(s, g)
-	id := s.current.id
+	f := s.current
 
 	pe := &core.PanicError{Slot: "s", Value: "boom"}
+	f.panic = pe
 	require.Panics(t, func() {
-		c.deliver(s, &loadDone{flight: id, result: core.FillResult{Err: pe}, panic: pe})
+		c.deliver(s, done(f, core.FillResult{Err: pe}))
 	})
 	assert.ErrorIs(t, (<-reply).Err, core.ErrLoaderPanic)
 	// The supervisor restarts it: the old incarnation hears Restarting.
 	// Another waiter, already taken from the mailbox, waits on a second load.
-	g2, reply2 := get(blockingLoad)
-	s.flights[s.env.NextFlight()] = &flight{waiters: []*messages.Get{g2}, stopWatch: func() bool { return true }, cancel: func() {}}
+	g2, reply2 := get(r.block)
+	s.flights[s.env.NextFlight()] = &flight{waiters: []*messages.Get{g2}, timer: time.NewTimer(time.Hour)}
 	c.deliver(s, &actor.Restarting{})
 	assert.EqualValues(t, 1, r.env.Stats.SlotRestarts.Load())
 	sent := c.take()
 	require.Len(t, sent, 1, "the waiter is sent again")
 	assert.Same(t, g2, sent[0].msg)
 
-	next := &slot{env: r.env, h: h, b: b, flights: make(map[uint64]*flight)}
+	next := &slot{env: r.env, lifecycle: lifecycle{cell: s.cell}, flights: make(map[uint64]*flight)}
 	c.deliver(next, &actor.Started{})
 	c.deliver(next, g2)
-	c.deliver(next, &loadDone{flight: next.current.id, result: core.FillResult{Value: "v"}})
+	c.deliver(next, done(next.current, core.FillResult{Value: "v"}))
 	assert.Equal(t, "v", (<-reply2).Value)
 	assert.True(t, b.Released(), "the restarted actor passivates")
-	assert.Len(t, c.stopped, 1)
+	assert.Nil(t, next.b)
 }
 
 // loading: a fill leader's question runs the behaviour once; the load's
@@ -398,14 +417,14 @@ func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
 	r.policy.ttl = time.Minute
 	s, h, _ := r.boundSlot("s")
 	c := newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(s, g)
 	id := s.current.id
 
 	q := &shareDecision{flight: id, value: "v", reply: make(chan time.Duration, 1)}
 	c.deliver(s, q)
 	assert.Equal(t, time.Minute, <-q.reply)
-	c.deliver(s, &loadDone{flight: id, result: core.FillResult{Value: "v", Source: core.LoadedHere}})
+	c.deliver(s, done(s.flights[id], core.FillResult{Value: "v", Source: core.LoadedHere}))
 	assert.EqualValues(t, 1, r.policy.loaded.Load(), "OnLoad once per load")
 	e := r.env.Fresh(h)
 	require.NotNil(t, e)
@@ -417,7 +436,7 @@ func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
 	r := newRig(t, 0)
 	s, h, _ := r.boundSlot("s")
 	c := newFakeCtx()
-	g, _ := get(blockingLoad)
+	g, _ := get(r.block)
 	c.deliver(s, g)
 	h.Invalidate()
 	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan time.Duration, 1)}
@@ -446,9 +465,9 @@ func TestSlotCachingDecision(t *testing.T) {
 			r.policy.ttl = tc.ttl
 			s, h, _ := r.boundSlot("s")
 			c := newFakeCtx()
-			g, reply := get(blockingLoad)
+			g, reply := get(r.block)
 			c.deliver(s, g)
-			c.deliver(s, &loadDone{flight: s.current.id, result: tc.res})
+			c.deliver(s, done(s.current, tc.res))
 			assert.Equal(t, "v", (<-reply).Value, "the waiters get the value either way")
 			assert.Equal(t, tc.hooks, r.policy.loaded.Load())
 			e := h.Entry()
@@ -467,7 +486,7 @@ func TestSlotCachingDecision(t *testing.T) {
 func TestSlotFailedReloadBacksOff(t *testing.T) {
 	r := newRig(t, 0)
 	s, h, _ := r.boundSlot("s")
-	h.Owned.LastLoad = blockingLoad
+	h.Owned.LastLoad = r.block
 	c := newFakeCtx()
 	now := r.env.Clock.Now()
 	r.env.Store(h, core.EntryFor("old", h.Gen(), r.env.Epoch(), now, core.Timing{TTL: 16 * time.Second, RefreshAfter: time.Nanosecond}))
@@ -475,7 +494,7 @@ func TestSlotFailedReloadBacksOff(t *testing.T) {
 	require.True(t, e.RequestRefresh(now))
 	c.deliver(s, &messages.Refresh{})
 	require.NotNil(t, s.current)
-	c.deliver(s, &loadDone{flight: s.current.id, result: core.FillResult{Err: fmt.Errorf("down")}})
+	c.deliver(s, done(s.current, core.FillResult{Err: fmt.Errorf("down")}))
 	after := r.env.Clock.Now()
 	assert.Same(t, e, h.Entry(), "the old value is kept")
 	assert.False(t, e.RequestRefresh(now), "no retry at once")
@@ -483,4 +502,57 @@ func TestSlotFailedReloadBacksOff(t *testing.T) {
 	assert.Equal(t, time.Second, backoff(16*time.Second, 1))
 	assert.Equal(t, 2*time.Second, backoff(16*time.Second, 2))
 	assert.Equal(t, 16*time.Second, backoff(16*time.Second, 10), "capped at the lifetime")
+}
+
+// passivating → pooled → active: a released actor goes back to the pool and
+// the next bind takes it, telling it its slot ahead of the request; no
+// spawn.
+func TestRouterBindsPooledActor(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	g, _ := get(r.block)
+	c.deliver(rt, &messages.Route{ID: "a", Msg: g})
+	a, _ := r.dir.Directory().Load("a")
+	b := a.Binding()
+	b.Took()
+	require.True(t, b.Release())
+	c.deliver(rt, &released{b: b})
+	require.Equal(t, []*actor.PID{b.PID}, rt.pool)
+	c.take()
+
+	c.deliver(rt, &messages.Route{ID: "b", Msg: g})
+	assert.Equal(t, 1, c.spawned, "the pooled actor was reused")
+	assert.Empty(t, rt.pool)
+	sent := c.take()
+	require.Len(t, sent, 2)
+	h, _ := r.dir.Directory().Load("b")
+	assert.Same(t, h.Binding(), sent[0].msg, "the binding goes first")
+	assert.Same(t, g, sent[1].msg)
+	assert.Equal(t, b.PID, sent[0].to)
+	assert.Equal(t, b.PID, sent[1].to)
+
+	// The pooled actor takes the slot from the binding.
+	s := r.slotFor(b)
+	s.take(h.Binding())
+	assert.Same(t, h, s.h)
+}
+
+// The pool shrinks by half each second it was not needed, down to nothing.
+func TestRouterPoolShrinksWhenIdle(t *testing.T) {
+	r := newRig(t, 0)
+	rt, c := r.router(), newFakeCtx()
+	for i := range 8 {
+		rt.pool = append(rt.pool, actor.NewPID("test", fmt.Sprint("pooled-", i)))
+	}
+	rt.poolLow = 8
+	for range shrinkEvery {
+		rt.shrinkPool(c)
+	}
+	assert.Len(t, c.stopped, 4)
+	assert.Len(t, rt.pool, 4)
+	for range 4 * shrinkEvery {
+		rt.shrinkPool(c)
+	}
+	assert.Empty(t, rt.pool, "an idle engine ends with no actor")
+	assert.Len(t, c.stopped, 8)
 }

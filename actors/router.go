@@ -30,6 +30,9 @@ const (
 type router struct {
 	env     *core.Env
 	dir     *core.DirWriter
+	pool    []*actor.PID // idle slot actors, ready for a binding
+	poolLow int          // the pool's smallest size since the last shrink
+	sweeps  int
 	sweepAt uint64
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -71,13 +74,14 @@ func (r *router) Receive(ctx actor.Context) {
 	case *messages.Route:
 		r.route(ctx, m)
 	case *released:
-		r.released(m)
+		r.released(ctx, m)
 	case *messages.InvalidateAll:
 		r.walk(ctx, &invalidateWalk{left: r.dir.Directory().Buckets()})
 	case *invalidateWalk:
 		r.walk(ctx, m)
 	case *sweep:
 		r.sweep()
+		r.shrinkPool(ctx)
 	case *actor.Started:
 		r.startSweeping(ctx)
 	case *actor.Stopping:

@@ -14,19 +14,42 @@ import (
 // the generation and epoch it started under: its result is cached only if
 // both are still current when it completes, which is how an invalidation
 // overtakes a load that was already running.
+//
+// A flight is also its load's context (loadCtx) and the message that
+// reports its end (the loader goroutine fills result and sends the flight
+// itself to the slot), so that a load costs one allocation for all three.
 type flight struct {
+	loadCtx
 	id         uint64
 	gen, epoch uint64
+	env        *core.Env
+	self       *actor.PID
 	waiters    []*messages.Get
-	timing     *core.Timing // decided while a fill leader shared the value
-	stopWatch  func() bool  // stops the timeout watch
-	cancel     context.CancelFunc
+	first      [1]*messages.Get // backs waiters for the usual single waiter
+	timing     *core.Timing     // decided while a fill leader shared the value
+	timer      *time.Timer      // the load timeout
+
+	// Written by the loader goroutine before it sends the flight; read by
+	// the actor after it received it.
+	result core.FillResult
+	panic  *core.PanicError
 }
 
-// end releases the flight's context and timeout watch without firing it.
+// flightTimeout is a flight sent to its slot by its timer: the load ran
+// past the load timeout.
+type flightTimeout flight
+
+// timedOut cancels the load and tells the slot, from the timer's goroutine.
+func (f *flight) timedOut() {
+	f.cancel(context.DeadlineExceeded)
+	f.env.Root.Send(f.self, (*flightTimeout)(f))
+}
+
+// end stops the flight's timer and cancels its context (a no-op if the
+// loader has returned).
 func (f *flight) end() {
-	f.stopWatch()
-	f.cancel()
+	f.timer.Stop()
+	f.cancel(context.Canceled)
 }
 
 // slot is the actor that owns one cache key while it is bound to it (see
@@ -37,18 +60,17 @@ func (f *flight) end() {
 // everything that must survive a restart or a passivation lives in the
 // handle.
 type slot struct {
-	env     *core.Env
-	h       *core.Handle
-	b       *core.Binding
-	life    lifecycle
+	env *core.Env
+	lifecycle
 	flights map[uint64]*flight // usually 0 or 1; more only across invalidations
 	current *flight            // the flight new waiters join, if still current
 }
 
-// slotProps returns the props of the actor of binding b of handle h.
-func slotProps(env *core.Env, h *core.Handle, b *core.Binding) *actor.Props {
+// slotProps returns the props of a slot actor born bound to b.
+func slotProps(env *core.Env, b *core.Binding) *actor.Props {
+	c := &cell{h: b.H, b: b}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &slot{env: env, h: h, b: b, flights: make(map[uint64]*flight, 1)}
+		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
 	})
 }
 
@@ -74,15 +96,17 @@ func (s *slot) Receive(ctx actor.Context) {
 	case *reloadNow:
 		s.b.Took()
 		s.reload(ctx)
-	case *loadDone:
+	case *flight:
 		s.loadDone(ctx, m)
-	case *loadTimedOut:
-		s.loadTimedOut(m)
+	case *flightTimeout:
+		s.loadTimedOut((*flight)(m))
 	case *shareDecision:
 		s.decideShare(m)
 	case *idleTick:
-		s.ticked(ctx, m)
+		s.ticked(ctx)
 		return
+	case *core.Binding:
+		s.take(m)
 	case *actor.Started:
 	case *actor.Restarting:
 		s.restarting(ctx)
@@ -144,35 +168,19 @@ func (s *slot) reload(ctx actor.Context) {
 // loader's context carries the values of the caller that started it
 // (caller, nil for a background reload), not those of callers that join
 // later, and not the caller's cancellation: the load serves every waiter.
-// It is cancelled at Close and after the load timeout; the timeout also
-// answers the waiters, even if the loader ignores its context.
+// It is cancelled after the load timeout and when the actor stops (Close);
+// the timeout also answers the waiters, even if the loader ignores its
+// context.
 func (s *slot) start(ctx actor.Context, caller context.Context, gen, epoch uint64) *flight {
-	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch}
-	lctx, cancel := loadContext(s.env, caller)
-	root, self, id := s.env.Root, ctx.Self(), f.id
-	f.cancel = cancel
-	f.stopWatch = context.AfterFunc(lctx, func() {
-		root.Send(self, &loadTimedOut{flight: id, cause: context.Cause(lctx)})
-	})
+	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch, env: s.env, self: ctx.Self()}
+	f.init(caller, s.env.LoadTimeout)
+	f.waiters = f.first[:0]
+	f.timer = time.AfterFunc(s.env.LoadTimeout, f.timedOut)
 	s.flights[f.id] = f
 	s.current = f
 	s.env.LoaderStarted()
-	go runLoader(lctx, s.env, self, f.id, s.h.ID, s.h.Owned.LastLoad)
+	go runLoader(f, s.h.ID, s.h.Owned.LastLoad)
 	return f
-}
-
-// loadContext returns the context of a load started by caller: its values
-// without its cancellation, ended by the load timeout or by Close.
-func loadContext(env *core.Env, caller context.Context) (context.Context, context.CancelFunc) {
-	if caller == nil {
-		caller = context.Background()
-	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(caller), env.LoadTimeout)
-	stop := context.AfterFunc(env.Ctx, cancel)
-	return lctx, func() {
-		stop()
-		cancel()
-	}
 }
 
 // finish removes f from the slot's flights.
@@ -190,25 +198,24 @@ func (s *slot) isCurrent(f *flight) bool {
 	return f.gen == s.h.Gen() && f.epoch == s.env.Epoch()
 }
 
-func (s *slot) loadDone(ctx actor.Context, m *loadDone) {
-	f := s.flights[m.flight]
-	if f == nil {
+func (s *slot) loadDone(ctx actor.Context, f *flight) {
+	if s.flights[f.id] != f {
 		return // timed out already, or started by a previous incarnation
 	}
 	s.finish(f)
-	r := m.result
+	r := f.result
 	if r.Err != nil {
 		s.env.Stats.LoadErrors.Add(1)
 		s.failed(f, r.Err)
 		answer(f, messages.Result{Err: r.Err})
-		if m.panic != nil {
+		if p := f.panic; p != nil {
 			s.env.Stats.LoaderPanics.Add(1)
 			// protoactor reports the failure only at Info, which callers'
 			// loggers usually drop: a loader bug deserves an error.
-			s.env.Logger.Error("slotcache: loader panicked; restarting the slot", "slot", s.h.ID, "panic", m.panic.Value, "stack", string(m.panic.Stack))
+			s.env.Logger.Error("slotcache: loader panicked; restarting the slot", "slot", s.h.ID, "panic", p.Value, "stack", string(p.Stack))
 			// Fail like the loader did, so the supervisor restarts the slot
 			// from a clean state; the waiters already have their error.
-			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, m.panic.Value))
+			panic(fmt.Sprintf("slotcache: loader of slot %q panicked: %v", s.h.ID, p.Value))
 		}
 		return
 	}
@@ -221,21 +228,15 @@ func (s *slot) loadDone(ctx actor.Context, m *loadDone) {
 	answer(f, messages.Result{Value: r.Value})
 }
 
-func (s *slot) loadTimedOut(m *loadTimedOut) {
-	f := s.flights[m.flight]
-	if f == nil {
+func (s *slot) loadTimedOut(f *flight) {
+	if s.flights[f.id] != f {
 		return
 	}
 	s.finish(f)
 	s.env.Stats.LoadErrors.Add(1)
-	s.failed(f, m.cause)
-	var err error
-	if s.env.Ctx.Err() != nil {
-		err = fmt.Errorf("slotcache: load of slot %q: %w", s.h.ID, core.ErrClosed)
-	} else {
-		s.env.Stats.LoadTimeouts.Add(1)
-		err = fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, m.cause)
-	}
+	s.env.Stats.LoadTimeouts.Add(1)
+	err := fmt.Errorf("%w: slot %q after %v: %w", core.ErrLoadTimeout, s.h.ID, s.env.LoadTimeout, context.DeadlineExceeded)
+	s.failed(f, err)
 	answer(f, messages.Result{Err: err})
 }
 

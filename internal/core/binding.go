@@ -25,6 +25,8 @@ const released = uint64(1) << 63
 type Binding struct {
 	// PID is the bound actor.
 	PID *actor.PID
+	// H is the slot the actor is bound to.
+	H *Handle
 
 	state atomic.Uint64
 }
@@ -33,8 +35,8 @@ type Binding struct {
 // delivery admitted for the request that makes the router bind it: an
 // actor that has been sent nothing could otherwise release before its
 // first message arrives.
-func NewBinding() *Binding {
-	b := &Binding{}
+func NewBinding(h *Handle) *Binding {
+	b := &Binding{H: h}
 	b.state.Store(1)
 	return b
 }
