@@ -72,7 +72,7 @@ vet:
 
 ## race: go test -race -count=1 ./...
 race: ensure-redis ensure-chromium ensure-cc
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	SLOTCACHE_CHROMIUM=$(CHROMIUM) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 ## ensure-redis: install redis-server with apt-get if it is not on PATH
 ensure-redis:
@@ -141,7 +141,7 @@ demo:
 
 ## screenshot: regenerate docs/liveview.png (the live view under a mixed load, in headless chromium)
 screenshot: ensure-chromium
-	SLOTCACHE_SCREENSHOT=$(CURDIR)/docs/liveview.png $(GO) test -count=1 -run TestPageInHeadlessChromium ./slotcacheview
+	SLOTCACHE_CHROMIUM=$(CHROMIUM) SLOTCACHE_SCREENSHOT=$(CURDIR)/docs/liveview.png $(GO) test -count=1 -run TestPageInHeadlessChromium ./slotcacheview
 
 ## help: list the targets
 help:

@@ -20,8 +20,12 @@ import (
 // Names are the executables tried, in order: Debian's package first.
 var Names = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 
-// Find returns the path of a Chromium executable on PATH.
+// Find returns the path of a Chromium executable: $SLOTCACHE_CHROMIUM if
+// set (the Makefile's CHROMIUM), else the first of Names on PATH.
 func Find() (string, error) {
+	if p := os.Getenv("SLOTCACHE_CHROMIUM"); p != "" {
+		return exec.LookPath(p)
+	}
 	for _, n := range Names {
 		if p, err := exec.LookPath(n); err == nil {
 			return p, nil
