@@ -72,6 +72,7 @@ type Gauge struct {
 // Gauges lists the levels.
 var Gauges = []Gauge{
 	{Name: "slots", Help: "Slots holding an entry, stale ones not yet reclaimed included.", Read: func(s *slotcache.Stats) float64 { return float64(s.Slots) }},
+	{Name: "actors", Help: "Slot actors bound right now: slots with loads in flight or recently active.", Read: func(s *slotcache.Stats) float64 { return float64(s.Actors) }},
 	{Name: "fill_waiting", Help: "Followers waiting for another instance's fill right now.", Redis: true, Read: func(s *slotcache.Stats) float64 { return float64(s.FillWaiting) }},
 	{Name: "redis_subscribed", Help: "1 while the Redis subscription is open and confirmed, else 0.", Redis: true, Read: func(s *slotcache.Stats) float64 {
 		if s.Subscribed {
