@@ -40,7 +40,7 @@ func (e *Engine) Cache(name string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slotcache: Cache(%q): %w", name, err)
 	}
-	c := start(cfg, e.system, e.env.Clock, e)
+	c := start(cfg, e.system, e.env.Clock, e.workers, e)
 	c.name = name
 	c.observe.Cache = name
 	if e.children == nil {

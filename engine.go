@@ -43,17 +43,18 @@ const closeGrace = 2 * time.Second
 // Engine is a read-through cache. It is safe for concurrent use; create it
 // with New and release it with Close.
 type Engine struct {
-	cfg    config
-	env    *core.Env
-	cancel context.CancelFunc
-	dir    *core.Directory // the router holds its writer
-	system *actor.ActorSystem
-	router *actor.PID
-	bridge *bridge.Bridge // the subscription this engine owns; nil without Redis or when shared
-	sub    *bridge.Sub    // this engine's channel on its own or its parent's bridge; nil without Redis
-	client redis.UniversalClient
-	owned  bool              // client was dialled by New and is closed by Close
-	filler *fill.Coordinator // nil without WithFill; also env.Filler
+	cfg     config
+	env     *core.Env
+	cancel  context.CancelFunc
+	dir     *core.Directory // the router holds its writer
+	system  *actor.ActorSystem
+	workers *actors.Workers // run the actors; shared with named caches
+	router  *actor.PID
+	bridge  *bridge.Bridge // the subscription this engine owns; nil without Redis or when shared
+	sub     *bridge.Sub    // this engine's channel on its own or its parent's bridge; nil without Redis
+	client  redis.UniversalClient
+	owned   bool              // client was dialled by New and is closed by Close
+	filler  *fill.Coordinator // nil without WithFill; also env.Filler
 
 	parent   *Engine // nil for an engine made by New
 	name     string  // of a named cache
@@ -83,7 +84,7 @@ func New(opts ...Option) (*Engine, error) {
 		// that Close leaves nothing running for long.
 		actor.WithDeadLetterThrottleInterval(time.Millisecond),
 	)
-	return start(cfg, system, core.NewClock(), nil), nil
+	return start(cfg, system, core.NewClock(), actors.NewWorkers(), nil), nil
 }
 
 // configure applies opts to cfg, collecting every error so that New names
@@ -99,10 +100,11 @@ func configure(cfg config, opts []Option) (config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// start builds and starts an engine on an actor system and a clock, which
-// it owns when parent is nil and shares with parent otherwise.
-func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Engine) *Engine {
-	e := &Engine{cfg: cfg, client: cfg.redis, system: system, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
+// start builds and starts an engine on an actor system, a clock and
+// workers, which it owns when parent is nil and shares with parent
+// otherwise.
+func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *actors.Workers, parent *Engine) *Engine {
+	e := &Engine{cfg: cfg, client: cfg.redis, system: system, workers: workers, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
 	if cfg.redisURL != "" { // checked by FromEnv
 		ropts, _ := redis.ParseURL(cfg.redisURL)
 		e.client, e.owned = redis.NewClient(ropts), true
@@ -130,7 +132,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, parent *Eng
 		ecfg.Filler = e.filler
 	}
 	e.env = core.NewEnv(ecfg, dir)
-	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer))
+	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer, workers))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
 		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e)); err == nil {
@@ -368,9 +370,10 @@ func (e *Engine) Close() error {
 			err = errors.Join(err, fmt.Errorf("slotcache: stopping the router: %w", perr))
 		}
 		e.env.WaitLoaders(closeGrace)
-		if e.parent == nil { // the actor system and the clock are shared with named caches
+		if e.parent == nil { // the actor system, clock and workers are shared with named caches
 			e.env.Clock.Stop()
 			e.system.Shutdown()
+			e.workers.Stop()
 		} else {
 			e.parent.forget(e)
 		}

@@ -68,7 +68,7 @@ func (r *router) bind(ctx actor.Context, h *core.Handle) *core.Binding {
 		r.poolLow = min(r.poolLow, n-1)
 		ctx.Send(b.PID, b)
 	} else {
-		b.PID = ctx.Spawn(slotProps(r.env, b))
+		b.PID = ctx.Spawn(slotProps(r.env, b, r.workers, r.idle))
 	}
 	h.Bind(b)
 	r.env.Stats.Actors.Add(1)
@@ -119,19 +119,17 @@ func (r *router) forgetIfEmpty(h *core.Handle) {
 	}
 }
 
-// idleTick is the timer message that ends an actor's idle wait. A tick
-// only asks the actor to check: one that comes late or early (a timer
-// re-armed as it fired) finds the actor busy, or idle for less than
-// PassivateAfter, and re-arms.
+// idleTick is the message that ends an actor's idle wait (see idleQueue).
+// A tick only asks the actor to check: one that finds it busy, or idle for
+// less than PassivateAfter, is ignored or queues the actor again.
 type idleTick struct{ _ byte }
 
 // tick is the one idleTick: ticks carry nothing, so they allocate nothing.
 var tick = &idleTick{}
 
 // lifecycle is the slot actor's side of its lifecycle: the binding it
-// serves and the idle timer that leads from active to passivating, both
-// kept in a cell that survives restarts and passivations, so that a pooled
-// actor reuses its timer.
+// serves and its idle wait, which leads from active to passivating, both
+// kept in a cell that survives restarts.
 type lifecycle struct {
 	*cell
 }
@@ -141,8 +139,9 @@ type lifecycle struct {
 type cell struct {
 	h         *core.Handle
 	b         *core.Binding
-	timer     *time.Timer // sends tick after PassivateAfter; made on first use
-	idleSince int64       // clock time the actor last became idle
+	idleQ     *idleQueue // the router's
+	queued    bool       // in idleQ, or its tick is on its way
+	idleSince int64      // clock time the actor last became idle
 }
 
 // take starts serving binding b: a pooled actor's unbound → active.
@@ -151,40 +150,33 @@ func (s *slot) take(b *core.Binding) {
 }
 
 // idle is called after every message of a bound actor: with no load in
-// flight it gives its slot up at once (PassivateAfter 0) or after
-// PassivateAfter of idleness, so that an idle slot costs no actor, while a
-// slot that is invalidated and reloaded often keeps its actor.
+// flight it gives its slot up at once (PassivateAfter 0) or once it has
+// been idle for PassivateAfter, so that an idle slot costs no actor, while
+// a slot that is invalidated and reloaded often keeps its actor.
 func (s *slot) idle(ctx actor.Context) {
 	if s.b == nil || len(s.flights) != 0 {
 		return
 	}
-	d := s.env.PassivateAfter
-	if d <= 0 {
+	if s.env.PassivateAfter <= 0 {
 		s.passivate(ctx)
 		return
 	}
 	s.idleSince = s.env.Clock.Now()
-	s.arm(ctx, d)
-}
-
-// arm makes the timer send tick after d.
-func (s *slot) arm(ctx actor.Context, d time.Duration) {
-	if s.timer != nil {
-		s.timer.Reset(d)
-		return
+	if !s.queued { // a queued actor's tick will see the new idleSince
+		s.queued = true
+		s.idleQ.push(ctx.Self(), s.idleSince)
 	}
-	root, self := s.env.Root, ctx.Self()
-	s.timer = time.AfterFunc(d, func() { root.Send(self, tick) })
 }
 
-// ticked ends an idle wait that has lasted PassivateAfter, or waits for
-// the rest of it.
+// ticked ends an idle wait that has lasted PassivateAfter, or waits again.
 func (s *slot) ticked(ctx actor.Context) {
+	s.queued = false
 	if s.b == nil || len(s.flights) != 0 {
 		return
 	}
-	if left := s.env.PassivateAfter - time.Duration(s.env.Clock.Now()-s.idleSince); left > 0 {
-		s.arm(ctx, left)
+	if time.Duration(s.env.Clock.Now()-s.idleSince) < s.env.PassivateAfter {
+		s.queued = true
+		s.idleQ.push(ctx.Self(), s.idleSince)
 		return
 	}
 	s.passivate(ctx)
@@ -197,7 +189,6 @@ func (s *slot) passivate(ctx actor.Context) {
 	if !s.b.Release() {
 		return
 	}
-	s.stopTimer()
 	s.env.Stats.Passivations.Add(1)
 	ctx.Send(ctx.Parent(), &released{b: s.b})
 	s.h, s.b, s.current = nil, nil, nil
@@ -210,7 +201,6 @@ func (s *slot) passivate(ctx actor.Context) {
 // released it), so admitting them cannot fail.
 func (s *slot) restarting(ctx actor.Context) {
 	s.env.Stats.SlotRestarts.Add(1)
-	s.stopTimer()
 	for _, f := range s.flights {
 		f.end()
 		for _, w := range f.waiters {
@@ -225,14 +215,7 @@ func (s *slot) restarting(ctx actor.Context) {
 // stopping ends the loads of an actor stopped from outside (Close): their
 // contexts are cancelled and their waiters see the engine closing.
 func (s *slot) stopping() {
-	s.stopTimer()
 	for _, f := range s.flights {
 		f.end()
-	}
-}
-
-func (s *slot) stopTimer() {
-	if s.timer != nil {
-		s.timer.Stop()
 	}
 }

@@ -87,6 +87,7 @@ func (p *countingPolicy) Invalidated(string) bool {
 }
 
 type rig struct {
+	idle   *idleQueue
 	ended  chan struct{} // closed when the test ends
 	env    *core.Env
 	dir    *core.DirWriter
@@ -114,7 +115,7 @@ func newRig(t *testing.T, passivateAfter time.Duration) *rig {
 		env.Clock.Stop()
 		system.Shutdown()
 	})
-	return &rig{ended: ended, env: env, dir: w, policy: p}
+	return &rig{idle: newIdleQueue(env), ended: ended, env: env, dir: w, policy: p}
 }
 
 // block is a loader that returns only once the test has ended, whatever
@@ -141,11 +142,11 @@ func (r *rig) boundSlot(id string) (*slot, *core.Handle, *core.Binding) {
 	return r.slotFor(b), h, b
 }
 
-func (r *rig) router() *router { return &router{env: r.env, dir: r.dir} }
+func (r *rig) router() *router { return &router{env: r.env, dir: r.dir, idle: r.idle} }
 
 // slotFor returns an incarnation of an actor bound to b.
 func (r *rig) slotFor(b *core.Binding) *slot {
-	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b}}, flights: make(map[uint64]*flight)}
+	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b, idleQ: r.idle}}, flights: make(map[uint64]*flight)}
 }
 
 // done is flight f's end as its loader goroutine reports it: f itself, with
@@ -355,23 +356,41 @@ func TestSlotKeepsBindingWhileARequestIsOnItsWay(t *testing.T) {
 	assert.Nil(t, s.b)
 }
 
-// active → passivating after PassivateAfter: a tick releases the slot once
-// the actor has been idle that long; an early tick (a timer re-armed as it
-// fired) only re-arms it.
-func TestSlotPassivatesAfterIdleTimer(t *testing.T) {
+// active → passivating after PassivateAfter: an idle actor waits in the
+// idle queue; a tick releases the slot once it has been idle that long,
+// an early one queues it again.
+func TestSlotPassivatesAfterIdleWait(t *testing.T) {
 	r := newRig(t, time.Hour)
 	s, _, b := r.boundSlot("s")
 	c := newFakeCtx()
 	c.deliver(s, &messages.Refresh{})
 	assert.False(t, b.Released(), "waits PassivateAfter")
-	require.NotNil(t, s.timer)
+	require.Len(t, r.idle.items, 1, "queued once")
+	require.True(t, b.Enter())
+	c.deliver(s, &messages.Refresh{})
+	require.Len(t, r.idle.items, 1, "still queued once")
 
 	c.deliver(s, tick)
 	assert.False(t, b.Released(), "an early tick is ignored")
+	require.Len(t, r.idle.items, 2, "queued again")
 	s.idleSince -= int64(time.Hour) // an hour has passed
 	c.deliver(s, tick)
 	assert.True(t, b.Released())
 	assert.Nil(t, s.b)
+}
+
+// The idle queue ticks the actors that have waited long enough, oldest
+// first, and says when the next one is due.
+func TestIdleQueueTicksDueActors(t *testing.T) {
+	r := newRig(t, time.Minute)
+	now := r.env.Clock.Now()
+	old, young := actor.NewPID("test", "old"), actor.NewPID("test", "young")
+	r.idle.push(old, now-int64(2*time.Minute))
+	r.idle.push(young, now)
+	next := r.idle.tickDue()
+	assert.InDelta(t, float64(time.Minute), float64(next), float64(time.Second), "the young one is due in a minute")
+	assert.Equal(t, 1, r.idle.head, "the old one was ticked")
+	assert.Equal(t, young, r.idle.items[r.idle.head].pid)
 }
 
 // loading → restart → active: a panic restarts the actor; the waiters are

@@ -30,6 +30,8 @@ const (
 type router struct {
 	env     *core.Env
 	dir     *core.DirWriter
+	workers *Workers
+	idle    *idleQueue   // slot actors waiting to passivate
 	pool    []*actor.PID // idle slot actors, ready for a binding
 	poolLow int          // the pool's smallest size since the last shrink
 	sweeps  int
@@ -49,11 +51,11 @@ type invalidateWalk struct {
 }
 
 // RouterProps returns the props of an engine's router actor, the one
-// writer of its directory.
-func RouterProps(env *core.Env, dir *core.DirWriter) *actor.Props {
+// writer of its directory; it and its slot actors run on w.
+func RouterProps(env *core.Env, dir *core.DirWriter, w *Workers) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &router{env: env, dir: dir}
-	}, actor.WithSupervisor(restartAlways{logger: env.Logger}))
+		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env)}
+	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithDispatcher(w))
 }
 
 // Receive implements actor.Actor.
@@ -176,20 +178,30 @@ func (r *router) sweep() {
 	})
 }
 
+// startSweeping starts the router's one background goroutine: it asks for
+// a sweep every sweepEvery, and tells idle slot actors when their
+// PassivateAfter is over.
 func (r *router) startSweeping(ctx actor.Context) {
 	r.stop = make(chan struct{})
-	root, self := r.env.Root, ctx.Self()
+	root, self, q := r.env.Root, ctx.Self(), r.idle
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		t := time.NewTicker(sweepEvery)
 		defer t.Stop()
+		idle := time.NewTimer(time.Hour)
+		idle.Stop()
+		defer idle.Stop()
 		for {
 			select {
 			case <-r.stop:
 				return
 			case <-t.C:
 				root.Send(self, &sweep{})
+			case <-q.wake:
+				q.next(idle)
+			case <-idle.C:
+				q.next(idle)
 			}
 		}
 	}()

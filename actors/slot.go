@@ -66,12 +66,13 @@ type slot struct {
 	current *flight            // the flight new waiters join, if still current
 }
 
-// slotProps returns the props of a slot actor born bound to b.
-func slotProps(env *core.Env, b *core.Binding) *actor.Props {
-	c := &cell{h: b.H, b: b}
+// slotProps returns the props of a slot actor born bound to b, running on
+// w, waiting to passivate in q.
+func slotProps(env *core.Env, b *core.Binding, w *Workers, q *idleQueue) *actor.Props {
+	c := &cell{h: b.H, b: b, idleQ: q}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
-	})
+	}, actor.WithDispatcher(w))
 }
 
 // Receive implements actor.Actor. Requests from outside were admitted by
