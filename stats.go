@@ -115,12 +115,15 @@ type Stats struct {
 	// Redis subscription state (zero without Redis). Not counters: Reset
 	// leaves them alone.
 
-	// Subscribed reports that the bridge has a session open and that this
-	// channel was confirmed; false between a drop and the next attempt.
+	// Subscribed reports that the channel was confirmed and that Redis was
+	// heard from within three heartbeats (the heartbeat's dead-link
+	// threshold); without a heartbeat, only that it was confirmed once.
 	Subscribed bool
-	// SinceHeard is how long ago the subscription last heard from Redis:
-	// its own heartbeat echo, or a confirmation. With the default
-	// heartbeat it stays under a second or two while the link is healthy.
+	// SinceHeard is how long ago the subscription last heard from Redis
+	// (its own heartbeat echo, or a confirmation) or started a
+	// reconnection attempt. With the default heartbeat it stays under a
+	// second or two while the link is healthy; during an outage retries
+	// reset it, so alert on Subscribed instead.
 	SinceHeard time.Duration
 }
 

@@ -133,7 +133,8 @@ func TestCountersNeverGoBackwardsAcrossReset(t *testing.T) {
 
 // TestRedisStateIsExported: with a real redis-server, the subscription
 // shows as up, a malformed message on the channel is counted, fill outcomes
-// are labelled, and a dropped subscription shows as a resync.
+// are labelled, a dropped subscription shows as a resync, and a dead Redis
+// as unsubscribed.
 func TestRedisStateIsExported(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -173,6 +174,10 @@ slotcache_fill_outcomes_total{cache="",outcome="stale_commit_rejected"} 0
 	require.Eventually(t, func() bool {
 		return testutil.ToFloat64(only(c, "slotcache_redis_resyncs_total")) == 1
 	}, wait, 5*time.Millisecond, "a resubscription is a resync")
+
+	srv.Kill()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(only(c, "slotcache_redis_subscribed")) == 0 }, wait, 5*time.Millisecond,
+		"a dead Redis shows within three heartbeats")
 }
 
 // only narrows a collector to one metric family, for testutil.ToFloat64.
