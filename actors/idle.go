@@ -56,10 +56,23 @@ func (q *idleQueue) push(pid *actor.PID, since int64) {
 }
 
 // tickDue sends tick to every actor idle for PassivateAfter by now and
-// reports how long until the next one is due, or 0 if none is queued.
+// reports how long until the next one is due, or 0 if none is queued. The
+// ticks are sent after the lock is released: a slot actor may run on the
+// sender's goroutine (see inline) and queue itself again.
 func (q *idleQueue) tickDue() time.Duration {
 	now := q.clock.Now()
 	due := int64(q.after)
+	var ticks []*actor.PID
+	next := q.popDue(now, due, &ticks)
+	for _, pid := range ticks {
+		q.root.Send(pid, tick)
+	}
+	return next
+}
+
+// popDue removes the actors due by now from the queue into ticks and
+// reports how long until the next one is due, 0 if none is left.
+func (q *idleQueue) popDue(now, due int64, ticks *[]*actor.PID) time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.head < len(q.items) {
@@ -67,7 +80,7 @@ func (q *idleQueue) tickDue() time.Duration {
 		if wait := it.since + due - now; wait > 0 {
 			return time.Duration(wait)
 		}
-		q.root.Send(it.pid, tick)
+		*ticks = append(*ticks, it.pid)
 		q.items[q.head] = idleItem{}
 		q.head++
 	}

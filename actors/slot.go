@@ -72,7 +72,7 @@ func slotProps(env *core.Env, b *core.Binding, w *Workers, q *idleQueue) *actor.
 	c := &cell{h: b.H, b: b, idleQ: q}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
-	}, actor.WithDispatcher(w))
+	}, actor.WithDispatcher(inline{}))
 }
 
 // Receive implements actor.Actor. Requests from outside were admitted by

@@ -96,7 +96,7 @@ func buildConfig(o options) config {
 // allUnits lists every scenario's units, in the order they run and print.
 func allUnits(h *harness) []unit {
 	var units []unit
-	for _, f := range []func(*harness) []unit{hitUnits, mixUnits, coldUnits, stampedeUnits, crossUnits, memoryUnits, hitRatioUnits} {
+	for _, f := range []func(*harness) []unit{hitUnits, mixUnits, coldUnits, reloadUnits, stampedeUnits, crossUnits, memoryUnits, hitRatioUnits} {
 		units = append(units, f(h)...)
 	}
 	return units
