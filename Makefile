@@ -36,7 +36,11 @@ SOAK_TIMEOUT ?= 30m
 DEMO_FLAGS ?=
 
 # Binaries the tests need, overridable to test this Makefile itself.
+# redis-server also runs the sentinels (--sentinel); redis-cli builds the
+# test Cluster (--cluster create). Debian ships them in redis-server and
+# redis-tools.
 REDIS_SERVER ?= redis-server
+REDIS_CLI    ?= redis-cli
 CHROMIUM     ?= chromium
 
 # APT runs apt-get non-interactively, through sudo when not root and sudo
@@ -74,18 +78,19 @@ vet:
 race: ensure-redis ensure-chromium ensure-cc
 	SLOTCACHE_CHROMIUM=$(CHROMIUM) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-## ensure-redis: install redis-server with apt-get if it is not on PATH
+## ensure-redis: install redis-server and redis-tools (redis-cli) with apt-get if missing
 ensure-redis:
-	@if ! command -v $(REDIS_SERVER) >/dev/null 2>&1; then \
-	  echo "$(REDIS_SERVER) not found on PATH; installing the redis-server package with apt-get" \
-	    "(the Redis tests start a real redis-server)"; \
-	  $(call apt_install,redis-server); \
+	@if ! command -v $(REDIS_SERVER) >/dev/null 2>&1 || ! command -v $(REDIS_CLI) >/dev/null 2>&1; then \
+	  echo "$(REDIS_SERVER) or $(REDIS_CLI) not found on PATH; installing redis-server and redis-tools with apt-get" \
+	    "(the Redis tests start real redis-server processes, sentinels and a Cluster)"; \
+	  $(call apt_install,redis-server redis-tools); \
 	fi; \
-	if ! command -v $(REDIS_SERVER) >/dev/null 2>&1; then \
-	  echo "error: $(REDIS_SERVER) is not on PATH and could not be installed." >&2; \
-	  echo "  The Redis tests run a real redis-server process (one per test)." >&2; \
-	  echo "  Install it, e.g. 'sudo apt-get install redis-server' on Debian/Ubuntu" >&2; \
-	  echo "  or 'brew install redis' on macOS, then run make test again." >&2; \
+	if ! command -v $(REDIS_SERVER) >/dev/null 2>&1 || ! command -v $(REDIS_CLI) >/dev/null 2>&1; then \
+	  echo "error: $(REDIS_SERVER) or $(REDIS_CLI) is not on PATH and could not be installed." >&2; \
+	  echo "  The Redis tests run real redis-server processes (one per test, sentinels" >&2; \
+	  echo "  included) and build a test Cluster with redis-cli --cluster create." >&2; \
+	  echo "  Install them, e.g. 'sudo apt-get install redis-server redis-tools' on" >&2; \
+	  echo "  Debian/Ubuntu or 'brew install redis' on macOS, then run make test again." >&2; \
 	  exit 1; \
 	fi
 

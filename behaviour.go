@@ -23,8 +23,9 @@ import (
 // slot that has none), never on the hit path, one at a time per slot; they
 // must be quick and must not call the engine. A hook that panics is logged
 // and the default decision is taken. OnLoad runs once per load, on the
-// instance that loaded (with WithFill, also on each instance that reads
-// the shared copy, whose lifetime then caps the decision); OnInvalidate
+// instance that loaded, and decides the shared copy's lifetime too (with
+// WithFill; each instance that reads the shared copy runs OnLoad on it
+// again, and the copy's remaining life caps that decision); OnInvalidate
 // runs once per invalidation of every slot that holds an entry.
 //
 // Embed Base to write only the hooks you need:
@@ -34,6 +35,7 @@ import (
 //	func (tokenTTL) OnLoad(_ string, v any, d slotcache.Decision) slotcache.Decision {
 //		if tok, ok := v.(*Token); ok {
 //			d.TTL = time.Until(tok.Expiry)
+//			d.SharedTTL = d.TTL // nor in Redis
 //		}
 //		return d
 //	}
@@ -53,7 +55,8 @@ type Behaviour interface {
 	OnInvalidate(slotID string) (reload bool)
 }
 
-// Decision is how long a slot serves a value it loaded.
+// Decision is how long a slot serves a value it loaded, and how long the
+// shared tier keeps it (WithFill).
 type Decision struct {
 	// TTL is how long the value is fresh. Zero or negative: the value is
 	// returned to the callers that waited for it but not cached.
@@ -67,6 +70,16 @@ type Decision struct {
 	// (stale-while-revalidate). If that reload fails and OnError allows it,
 	// the stale value keeps being served, never beyond TTL + StaleFor.
 	StaleFor time.Duration
+	// SharedTTL is how long the shared copy lives in Redis (WithFill), so
+	// that an expensive source is asked about once per SharedTTL for the
+	// whole fleet while each instance keeps its own copy only for TTL. It
+	// starts at FillPolicy.SharedTTL; zero means TTL, and a value under TTL
+	// counts as TTL. A behaviour that derives the TTL from the value should
+	// set SharedTTL too, as TTLFromValue and NegativeTTL do: otherwise the
+	// shared copy keeps FillPolicy.SharedTTL. With RefreshAfter, one
+	// instance reloads the shared copy from the source once it has lived
+	// the same fraction of SharedTTL (see RefreshAhead).
+	SharedTTL time.Duration
 }
 
 // Base is a Behaviour that changes nothing: the engine TTL, errors keep the
@@ -88,8 +101,9 @@ func (Base) OnInvalidate(string) bool { return false }
 type validator interface{ validate() error }
 
 // TTLFromValue takes the TTL from the loaded value, e.g. a token's own
-// expiry. ttl returns ok=false to keep the TTL decided so far; a TTL of
-// zero or less means "do not cache".
+// expiry, for both tiers: a value that says when it goes stale must not
+// outlive that in Redis either. ttl returns ok=false to keep the TTLs
+// decided so far; a TTL of zero or less means "do not cache" (nor share).
 func TTLFromValue(ttl func(slotID string, value any) (d time.Duration, ok bool)) Behaviour {
 	return valueTTL{ttl: ttl}
 }
@@ -101,7 +115,7 @@ type valueTTL struct {
 
 func (b valueTTL) OnLoad(id string, v any, d Decision) Decision {
 	if ttl, ok := b.ttl(id, v); ok {
-		d.TTL = ttl
+		d.TTL, d.SharedTTL = ttl, ttl
 	}
 	return d
 }
@@ -115,7 +129,9 @@ func (b valueTTL) validate() error {
 
 // NegativeTTL caches a nil value ("slot deleted") for ttl instead of the
 // TTL decided so far, usually shorter, so that a slot that comes back is
-// seen soon.
+// seen soon; in both tiers, so that a "not found" does not live for a long
+// FillPolicy.SharedTTL in Redis. To keep it longer in Redis, follow it in a
+// Chain with a behaviour that sets SharedTTL for nil.
 func NegativeTTL(ttl time.Duration) Behaviour { return negativeTTL{ttl: ttl} }
 
 type negativeTTL struct {
@@ -125,7 +141,7 @@ type negativeTTL struct {
 
 func (b negativeTTL) OnLoad(_ string, v any, d Decision) Decision {
 	if v == nil {
-		d.TTL = b.ttl
+		d.TTL, d.SharedTTL = b.ttl, b.ttl
 	}
 	return d
 }
@@ -140,6 +156,13 @@ func (b negativeTTL) validate() error {
 // RefreshAhead reloads a value in the background once it has lived
 // fraction (0 < fraction < 1) of its TTL, so that hot slots never expire in
 // front of their callers. Put it after behaviours that change the TTL.
+//
+// With WithFill, a background reload reads the shared copy; the shared
+// copy itself is reloaded from the source once it has lived fraction of
+// its SharedTTL, by one instance of the fleet (the first to find it due
+// wins a lease), which keeps serving the old copy meanwhile and then
+// rewrites it. The other instances keep serving and pick the new copy up
+// at their next reload, so a hot slot never misses on any instance.
 func RefreshAhead(fraction float64) Behaviour { return refreshAhead{fraction: fraction} }
 
 type refreshAhead struct {
@@ -188,7 +211,8 @@ func (b staleWindow) validate() error {
 
 // JitterTTL shortens each TTL by a random part of up to fraction
 // (0 < fraction < 1) of it, so that slots loaded together do not all
-// expire, and reload, together.
+// expire, and reload, together. The shared lifetime is shortened in the
+// same proportion.
 func JitterTTL(fraction float64) Behaviour { return jitterTTL{fraction: fraction} }
 
 type jitterTTL struct {
@@ -197,7 +221,9 @@ type jitterTTL struct {
 }
 
 func (b jitterTTL) OnLoad(_ string, _ any, d Decision) Decision {
-	d.TTL -= time.Duration(rand.Float64() * b.fraction * float64(d.TTL))
+	cut := rand.Float64() * b.fraction
+	d.TTL -= time.Duration(cut * float64(d.TTL))
+	d.SharedTTL -= time.Duration(cut * float64(d.SharedTTL))
 	return d
 }
 

@@ -96,7 +96,7 @@ func configure(cfg config, opts []Option) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, cfg.checkFill()) // needs every option applied
+	errs = append(errs, cfg.checkFill(), cfg.checkStaleness()) // need every option applied
 	return cfg, errors.Join(errs...)
 }
 
@@ -106,8 +106,7 @@ func configure(cfg config, opts []Option) (config, error) {
 func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *actors.Workers, parent *Engine) *Engine {
 	e := &Engine{cfg: cfg, client: cfg.redis, system: system, workers: workers, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
 	if cfg.redisURL != "" { // checked by FromEnv
-		ropts, _ := redis.ParseURL(cfg.redisURL)
-		e.client, e.owned = redis.NewClient(ropts), true
+		e.client, e.owned = cfg.dialRedis(), true // see fromenv.go
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -130,8 +129,10 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *ac
 	}
 	if e.filler != nil {
 		ecfg.Filler = e.filler
+		ecfg.SharedTTL = cfg.fill.SharedTTL
 	}
 	e.env = core.NewEnv(ecfg, dir)
+	e.env.SetMaxStaleness(cfg.enforcedStaleness())
 	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer, workers))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
@@ -151,9 +152,11 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *ac
 			BackoffMin:      50 * time.Millisecond,
 			BackoffMax:      5 * time.Second,
 			Logger:          cfg.logger,
+			Sentinel:        cfg.sentinelWatch(), // see fromenv.go
 		})
 		e.sub = e.bridge.Primary()
 	}
+	e.prepareSub() // see outbox.go
 	return e
 }
 
@@ -237,59 +240,57 @@ func (e *Engine) sendTo(h *core.Handle, msg any) {
 
 // Invalidate drops slotID here, at once and before any load in flight can
 // cache an older value, then tells the other instances. When Invalidate
-// returns, no Get that starts on this instance returns the old value, and
-// none that starts on another instance after it received the message does,
-// with or without WithFill. It returns an error only if dropping the
-// shared copy or the publish failed (after at most their timeouts); the
-// local drop has happened regardless.
+// returns, no Get that starts on this instance returns the old value, with
+// or without WithFill. If Redis does not take the publish (and, with
+// WithFill, the delete of the shared copy) within the publish timeout, it
+// returns an error wrapping ErrQueued: the invalidation is published when
+// Redis is back. The local drop has happened regardless.
 func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
-	var errs []error
-	if e.env.Filler != nil {
-		// Readers miss at once, then the shared copy goes. A load that
-		// starts meanwhile may read the old copy: the invalidation proper,
-		// after the delete, overtakes it as it overtakes any load.
-		if h, ok := e.dir.Load(slotID); ok {
-			h.Invalidate()
-		}
-		if err := e.env.Filler.Drop(ctx, slotID); err != nil {
-			errs = append(errs, fmt.Errorf("slotcache: drop shared copy of %q: %w", slotID, err))
-		}
+	if e.env.Filler == nil {
+		e.invalidateLocal(slotID)
+		return e.broadcast(ctx, slotID)
 	}
+	// Readers miss at once, then the shared copy goes (with the publish). A
+	// load that starts meanwhile may read the old copy: the invalidation
+	// proper, after the delete, overtakes it as it overtakes any load.
+	if h, ok := e.dir.Load(slotID); ok {
+		h.Invalidate()
+	}
+	err := e.broadcast(ctx, slotID)
 	e.invalidateLocal(slotID)
-	return errors.Join(append(errs, e.observed(ctx, slotID, e.publish))...)
+	return err
 }
 
 // InvalidateAll drops every slot here, then tells the other instances.
-// Like Invalidate, it fails only if the shared tier or the publish failed.
+// Like Invalidate, it fails only if the publish was queued.
 func (e *Engine) InvalidateAll(ctx context.Context) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
-	var errs []error
-	if e.env.Filler != nil {
-		// As in Invalidate: readers miss at once, the shared tier is
-		// retired, and the flush proper overtakes what read it meanwhile.
-		e.env.Flush()
-		if err := e.env.Filler.Drop(ctx, bridge.All); err != nil {
-			errs = append(errs, fmt.Errorf("slotcache: drop shared copies: %w", err))
-		}
+	if e.env.Filler == nil {
+		e.flushLocal()
+		return e.broadcast(ctx, bridge.All)
 	}
+	// As in Invalidate: readers miss at once, the shared tier is retired
+	// with the publish, and the flush proper overtakes what read it
+	// meanwhile.
+	e.env.Flush()
+	err := e.broadcast(ctx, bridge.All)
 	e.flushLocal()
-	return errors.Join(append(errs, e.observed(ctx, bridge.All, e.publish))...)
+	return err
 }
 
-// publish tells the other instances to drop slotID (bridge.All for every
-// slot).
-func (e *Engine) publish(ctx context.Context, slotID string) error {
-	if e.sub == nil {
-		return nil
-	}
-	return e.sub.Publish(ctx, slotID)
+// broadcast makes an invalidation of slotID (bridge.All for every slot)
+// reach the other instances: it deletes the shared copy first, if fill
+// coordination is on, so that nobody refills from it, then publishes; what
+// Redis does not take in time is queued (see outbox.go).
+func (e *Engine) broadcast(ctx context.Context, slotID string) error {
+	return e.observed(ctx, slotID, e.publishInvalidation)
 }
 
 // invalidateLocal bumps the slot's generation, which readers see at once,

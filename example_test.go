@@ -52,6 +52,7 @@ type tokenBehaviour struct{ slotcache.Base }
 func (tokenBehaviour) OnLoad(_ string, v any, d slotcache.Decision) slotcache.Decision {
 	if tok, ok := v.(Token); ok {
 		d.TTL = time.Until(tok.Expiry) - 5*time.Second // zero or less: not cached
+		d.SharedTTL = d.TTL                            // nor kept longer in Redis (WithFill)
 	}
 	return d
 }

@@ -28,6 +28,16 @@ const (
 // Zero fields take the defaults above; the invariants are checked after
 // defaults are applied.
 type FillPolicy struct {
+	// SharedTTL is how long a slot's shared copy lives in Redis (default:
+	// the engine TTL, WithTTL, whatever it is when the value is loaded).
+	// Longer than the TTL, it makes the two tiers of the in-memory + Redis
+	// hybrid: each instance keeps its copy for the TTL and refills it from
+	// the shared copy, and the source is asked about once per SharedTTL
+	// for the whole fleet, including instances started meanwhile. It must
+	// be at least the TTL (if SetTTL later raises the TTL above it, the
+	// TTL wins). Behaviours decide it per value (Decision.SharedTTL);
+	// Invalidate and InvalidateAll drop both tiers whatever it is.
+	SharedTTL time.Duration
 	// Lease is how long a leader holds a slot's lock (default 10 s). It is
 	// an efficiency lock: a load slower than Lease lets another instance
 	// take the lock and load too, and the slow leader's late value is
@@ -117,10 +127,12 @@ func (jsonOf[V]) Unmarshal(_ string, data []byte) (any, error) {
 // degrades to the local load: a Get never fails because of the shared tier.
 //
 // Lifetimes: the slot's behaviour runs once per load, in the slot's actor,
-// on the instance that loaded; the shared copy lives for the TTL it
-// decided. An instance that reads the shared copy runs its behaviour on it
-// and caches it at most for the copy's remaining life, so that local
-// copies expire together with the shared one.
+// on the instance that loaded; the shared copy lives for the SharedTTL it
+// decided (FillPolicy.SharedTTL unless the behaviour says otherwise; by
+// default the TTL). An instance that reads the shared copy runs its
+// behaviour on it and caches it at most for the copy's remaining life, so
+// that no local copy outlives the shared one. With RefreshAhead, one
+// instance reloads the shared copy before it expires (see RefreshAhead).
 func WithFill(p FillPolicy) Option {
 	return func(c *config) error {
 		p = p.withDefaults()
@@ -173,6 +185,9 @@ func (p FillPolicy) validate() error {
 	if p.PollMax >= p.Wait {
 		bad("PollMax (%v) must be shorter than Wait (%v)", p.PollMax, p.Wait)
 	}
+	if p.SharedTTL < 0 {
+		bad("SharedTTL must be positive, got %v", p.SharedTTL)
+	}
 	if p.OpTimeout < 0 {
 		bad("OpTimeout must be positive, got %v", p.OpTimeout)
 	}
@@ -192,6 +207,9 @@ func (c *config) checkFill() error {
 	var errs []error
 	if c.redis == nil && c.redisURL == "" {
 		errs = append(errs, errors.New("slotcache: WithFill needs Redis: add WithRedis, or FromEnv with REDIS_URL set"))
+	}
+	if p.SharedTTL > 0 && p.SharedTTL < c.ttl {
+		errs = append(errs, fmt.Errorf("slotcache: WithFill: SharedTTL (%v) must be at least the TTL (%v, WithTTL): no local copy may outlive the shared one", p.SharedTTL, c.ttl))
 	}
 	if p.Wait >= c.loadTimeout {
 		errs = append(errs, fmt.Errorf("slotcache: WithFill: Wait (%v) must be shorter than the load timeout (%v, WithLoadTimeout), which bounds a follower's whole load", p.Wait, c.loadTimeout))
@@ -239,6 +257,7 @@ func (e *Engine) fillStats(st *Stats) {
 	st.FillDegraded = f.Of(fill.Degraded)
 	st.FillStaleCommitsRejected = f.Of(fill.StaleCommitRejected)
 	st.FillCancelled = f.Of(fill.Cancelled)
+	st.FillSharedRefreshes = f.Of(fill.SharedRefresh)
 	st.FillUncodable = f.Uncodable
 	st.FillWaiting = uint64(max(f.Waiting, 0))
 	if e.sub != nil {

@@ -115,6 +115,7 @@ func ftOutcomes(es ...*Engine) (s Stats) {
 		s.FillDegraded += st.FillDegraded
 		s.FillStaleCommitsRejected += st.FillStaleCommitsRejected
 		s.FillCancelled += st.FillCancelled
+		s.FillSharedRefreshes += st.FillSharedRefreshes
 	}
 	return s
 }

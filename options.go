@@ -19,10 +19,11 @@ const (
 	DefaultTTL             = 60 * time.Second
 	DefaultChannel         = "slotcache:invalidate"
 	DefaultLoadTimeout     = 30 * time.Second
-	DefaultPublishTimeout  = 2 * time.Second
+	DefaultPublishTimeout  = 250 * time.Millisecond
 	DefaultHeartbeat       = time.Second
 	DefaultMaxMessageBytes = 4 << 10
 	DefaultPassivateAfter  = 10 * time.Millisecond
+	DefaultMaxStaleness    = 3 * time.Second
 )
 
 // Option configures an Engine. Options apply in order, so a later one
@@ -34,6 +35,8 @@ type config struct {
 	ttl             time.Duration
 	redis           redis.UniversalClient
 	redisURL        string // from FromEnv: New dials it and closes it at Close
+	redisKind       redisKind
+	failover        *redis.FailoverOptions // from WithSentinel
 	channel         string
 	origin          string
 	logger          *slog.Logger
@@ -46,7 +49,8 @@ type config struct {
 	behaviour       Behaviour // nil: core.DefaultPolicy
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
-	observer        Observer    // nil: none (WithObserver)
+	maxStaleness    time.Duration
+	observer        Observer // nil: none (WithObserver)
 }
 
 func defaultConfig() config {
@@ -60,6 +64,7 @@ func defaultConfig() config {
 		heartbeat:       DefaultHeartbeat,
 		maxMessageBytes: DefaultMaxMessageBytes,
 		passivateAfter:  DefaultPassivateAfter,
+		maxStaleness:    DefaultMaxStaleness,
 	}
 }
 
@@ -78,8 +83,10 @@ func positive(name string, d time.Duration) error {
 	return nil
 }
 
-// WithTTL sets how long a loaded value stays fresh (default 60 s). It bounds
-// how stale a value can be when an invalidation is lost.
+// WithTTL sets how long a loaded value stays fresh (default 60 s). With
+// Redis, WithMaxStaleness bounds how stale a value can be when an
+// invalidation is lost; without it (or with Redis but WithMaxStaleness(0)),
+// the TTL does.
 func WithTTL(d time.Duration) Option {
 	return func(c *config) error { c.ttl = d; return positive("WithTTL", d) }
 }
@@ -92,7 +99,7 @@ func WithRedis(client redis.UniversalClient) Option {
 		if client == nil {
 			return errors.New("slotcache: WithRedis: client is nil")
 		}
-		c.redis, c.redisURL = client, ""
+		c.redis, c.redisURL, c.failover = client, "", nil
 		return nil
 	}
 }
@@ -143,7 +150,10 @@ func WithLoadTimeout(d time.Duration) Option {
 }
 
 // WithPublishTimeout bounds how long Invalidate and InvalidateAll wait for
-// Redis before reporting a failed publish (default 2 s).
+// Redis to take their publish (default 250 ms). Past it they return an
+// error wrapping ErrQueued: the invalidation waits in the engine's outbox
+// and is published as soon as Redis answers again, so a write never blocks
+// for long on a Redis outage, and its invalidation is not lost.
 func WithPublishTimeout(d time.Duration) Option {
 	return func(c *config) error { c.publishTimeout = d; return positive("WithPublishTimeout", d) }
 }
@@ -175,16 +185,26 @@ func WithMaxMessageBytes(n int) Option {
 }
 
 // FromEnv configures the engine from the environment, so deployments can
-// tune it without a code change: REDIS_URL (a redis:// or rediss:// URL; the
-// engine dials it and closes the client at Close) and SLOTCACHE_TTL_MS.
-// Unset variables leave the configuration as it is.
+// tune it without a code change. Unset variables leave the configuration as
+// it is.
+//
+//   - REDIS_URL: a single server, redis://host:port/db (or rediss://), as
+//     redis.ParseURL reads it; or Sentinel, when it has a master_name
+//     parameter, as redis.ParseFailoverURL reads it: host and addr=
+//     parameters are the sentinels, e.g.
+//     redis://s1:26379/0?master_name=mymaster&addr=s2:26379&addr=s3:26379.
+//     With Sentinel the engine also listens for the sentinels'
+//     +switch-master and moves its subscription to the new primary at once.
+//   - REDIS_CLUSTER_URL: a Redis Cluster, as redis.ParseClusterURL reads
+//     it: host and addr= parameters are seed nodes, e.g.
+//     redis://n1:7000?addr=n2:7000&addr=n3:7000. Set at most one of the two.
+//   - SLOTCACHE_TTL_MS: the TTL in milliseconds.
+//
+// The engine dials what it finds and closes the client at Close.
 func FromEnv() Option {
 	return func(c *config) error {
-		if url := os.Getenv("REDIS_URL"); url != "" {
-			if _, err := redis.ParseURL(url); err != nil {
-				return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
-			}
-			c.redis, c.redisURL = nil, url
+		if err := c.redisFromEnv(os.Getenv("REDIS_URL"), os.Getenv("REDIS_CLUSTER_URL")); err != nil {
+			return err
 		}
 		if s := os.Getenv("SLOTCACHE_TTL_MS"); s != "" {
 			ms, err := strconv.ParseInt(s, 10, 64)

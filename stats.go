@@ -68,7 +68,7 @@ type Stats struct {
 
 	// Fill coordination (WithFill); all zero without it. Every coordinated
 	// load ends in exactly one of the outcomes FillSharedHits through
-	// FillCancelled.
+	// FillCancelled, or FillSharedRefreshes.
 
 	// FillSharedHits counts loads served from the shared tier.
 	FillSharedHits uint64
@@ -93,6 +93,10 @@ type Stats struct {
 	// FillCancelled counts followers whose load context ended (Close, or
 	// the load timeout) before the value came.
 	FillCancelled uint64
+	// FillSharedRefreshes counts loads that found the shared copy due for
+	// reload (refresh-ahead), won its lease, served the copy and reloaded
+	// it from the source for the fleet.
+	FillSharedRefreshes uint64
 	// FillUncodable counts loaded values the codec could not encode:
 	// served and cached here, not shared. Not an outcome of its own (they
 	// are leader loads).
@@ -101,6 +105,20 @@ type Stats struct {
 	FillWaiting uint64
 	// FillNotices counts fill notices received from other instances.
 	FillNotices uint64
+
+	// Invalidations Redis did not take at once (see ErrQueued); filled in
+	// by coherence_stats.go.
+
+	// OutboxQueued counts invalidations queued because Redis did not take
+	// them within the publish timeout (or older ones were queued).
+	OutboxQueued uint64
+	// OutboxRetried counts queued invalidations published later.
+	OutboxRetried uint64
+	// OutboxDropped counts invalidations still queued at Close: the other
+	// instances keep those slots until their staleness bound or TTL.
+	OutboxDropped uint64
+	// OutboxSize is the number of invalidations queued right now (a gauge).
+	OutboxSize uint64
 
 	// Latency. Hits are not timed: they would pay a clock read each.
 
@@ -115,9 +133,9 @@ type Stats struct {
 	// Redis subscription state (zero without Redis). Not counters: Reset
 	// leaves them alone.
 
-	// Subscribed reports that the channel was confirmed and that Redis was
-	// heard from within three heartbeats (the heartbeat's dead-link
-	// threshold); without a heartbeat, only that it was confirmed once.
+	// Subscribed reports that the channel was confirmed, that a session is
+	// open, and that Redis was heard from within three heartbeats (the
+	// heartbeat's dead-link threshold).
 	Subscribed bool
 	// SinceHeard is how long ago the subscription last heard from Redis
 	// (its own heartbeat echo, or a confirmation) or started a
@@ -159,6 +177,7 @@ func (e *Engine) Stats() Stats {
 		st.HeartbeatMisses = b.HeartbeatMisses
 	}
 	e.fillStats(&st)
+	e.coherenceStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
 	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
 	if e.sub != nil {

@@ -43,11 +43,11 @@ type totals struct {
 
 // gauges are the Stats fields that are levels, not counts: Totals takes
 // them from the current Stats instead of adding them up.
-var gauges = map[string]bool{"Slots": true, "Actors": true, "FillWaiting": true}
+var gauges = map[string]bool{"Slots": true, "Actors": true, "FillWaiting": true, "OutboxSize": true}
 
 // Totals returns the engine's counters since New: Stats plus whatever Reset
 // zeroed. Exporters read it (slotcacheprom, slotcacheotel) because their
-// counters must never go backwards; gauges (Slots, Actors, FillWaiting,
+// counters must never go backwards; gauges (Slots, Actors, FillWaiting, OutboxSize,
 // Subscribed, SinceHeard) are as in Stats. A Reset that runs while events
 // happen may lose the few counted between its snapshot and its zeroing;
 // it never makes Totals smaller.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/slotcache/slotcache/internal/core"
+	"github.com/slotcache/slotcache/messages"
 )
 
 // The caching decision, taken once per load in the slot's actor: whether
@@ -11,9 +12,10 @@ import (
 // to serve it stale. The fill coordinator only reports where a value came
 // from (core.FillSource); it never decides a lifetime of its own.
 
-// decision runs the slot's behaviour on value, from the engine's TTL.
+// decision runs the slot's behaviour on value, from the engine's TTL and
+// shared lifetime.
 func (s *slot) decision(value any) core.Timing {
-	return s.h.Policy.Loaded(s.h.ID, value, core.Timing{TTL: s.env.TTL()})
+	return s.h.Policy.Loaded(s.h.ID, value, core.Timing{TTL: s.env.TTL(), SharedTTL: s.env.SharedTTL})
 }
 
 // cache stores the result of flight f, which no invalidation overtook, as
@@ -45,6 +47,7 @@ func (s *slot) cache(f *flight, r core.FillResult) {
 		s.env.Drop(s.h, s.h.Entry(), core.ReasonExpired)
 		return
 	}
+	e.Loaded = f.started // the staleness bound counts from the load's start
 	s.env.Store(s.h, e)
 }
 
@@ -62,13 +65,14 @@ func capTiming(t core.Timing, remaining time.Duration) core.Timing {
 	return t
 }
 
-// shareDecision is a fill leader's question to its slot: how long may this
-// value be shared? The slot answers with the TTL it will cache the value
-// for, and remembers the decision for when the load completes.
+// shareDecision is a fill leader's question to its slot: how may this
+// value be shared? The slot answers with the shared lifetime of the timing
+// it will cache the value with, and remembers that timing for when the
+// load completes.
 type shareDecision struct {
 	flight uint64
 	value  any
-	reply  chan time.Duration // room for one answer
+	reply  chan core.Share // room for one answer
 }
 
 // decideShare answers a fill leader. A load that an invalidation overtook,
@@ -76,12 +80,62 @@ type shareDecision struct {
 func (s *slot) decideShare(m *shareDecision) {
 	f := s.flights[m.flight]
 	if f == nil || !s.isCurrent(f) {
-		m.reply <- 0
+		m.reply <- core.Share{}
 		return
 	}
 	t := s.decision(m.value)
 	f.timing = &t
-	m.reply <- t.TTL
+	m.reply <- t.Share()
+}
+
+// shareFor returns the slot as the fill coordinator of flight f's load
+// sees it from the loader goroutine.
+func shareFor(f *flight) core.FillSlot { return fillSlot{f} }
+
+// fillSlot asks the slot's actor, by message, what the coordinator needs to
+// know: the decision is the actor's alone.
+type fillSlot struct{ f *flight }
+
+// Share implements core.FillSlot: the slot's actor runs the behaviour, once
+// for the load, and the leader shares the value as it decided.
+func (s fillSlot) Share(value any) core.Share {
+	reply := make(chan core.Share, 1)
+	s.f.env.Root.Send(s.f.self, &shareDecision{flight: s.f.id, value: value, reply: reply})
+	select {
+	case sh := <-reply:
+		return sh
+	case <-s.f.Done():
+		return core.Share{}
+	}
+}
+
+// Serve implements core.FillSlot: this load won the lease to reload a
+// shared copy that is due, and hands the copy over first.
+func (s fillSlot) Serve(value any, remaining time.Duration) {
+	s.f.env.Root.Send(s.f.self, &servedCopy{flight: s.f.id, value: value, remaining: remaining})
+}
+
+// servedCopy is a shared copy that a fill load hands its slot before it
+// reloads the slot from the source (fleet refresh-ahead).
+type servedCopy struct {
+	flight    uint64
+	value     any
+	remaining time.Duration
+}
+
+// serveCopy caches a shared copy handed over while flight m.flight goes on
+// to reload the slot from the source, as it would a shared copy that
+// ended the load, and answers the callers waiting on that load: the copy
+// is theirs now, not after the source answered. Hits go on at hit speed
+// (a refresh they ask for joins the load in flight); the load's own
+// result replaces the copy when it lands.
+func (s *slot) serveCopy(m *servedCopy) {
+	f := s.flights[m.flight]
+	if f == nil || !s.isCurrent(f) {
+		return
+	}
+	s.cache(f, core.FillResult{Value: m.value, Source: core.SharedCopy, Remaining: m.remaining})
+	answer(f, messages.Result{Value: m.value})
 }
 
 // failed lets the policy decide whether the last value may still be served

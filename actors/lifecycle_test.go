@@ -440,14 +440,14 @@ func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
 	c.deliver(s, g)
 	id := s.current.id
 
-	q := &shareDecision{flight: id, value: "v", reply: make(chan time.Duration, 1)}
+	q := &shareDecision{flight: id, value: "v", reply: make(chan core.Share, 1)}
 	c.deliver(s, q)
-	assert.Equal(t, time.Minute, <-q.reply)
+	assert.Equal(t, time.Minute, (<-q.reply).TTL)
 	c.deliver(s, done(s.flights[id], core.FillResult{Value: "v", Source: core.LoadedHere}))
 	assert.EqualValues(t, 1, r.policy.loaded.Load(), "OnLoad once per load")
 	e := r.env.Fresh(h)
 	require.NotNil(t, e)
-	assert.Equal(t, int64(time.Minute), e.Deadline-e.Loaded)
+	assert.InDelta(t, int64(time.Minute), e.Deadline-e.Loaded, float64(time.Second), "from the load's start")
 }
 
 // loading: an invalidation that overtook the load refuses to share it.
@@ -458,7 +458,7 @@ func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
 	g, _ := get(r.block)
 	c.deliver(s, g)
 	h.Invalidate()
-	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan time.Duration, 1)}
+	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan core.Share, 1)}
 	c.deliver(s, q)
 	assert.Zero(t, <-q.reply)
 	assert.Zero(t, r.policy.loaded.Load())
@@ -495,7 +495,7 @@ func TestSlotCachingDecision(t *testing.T) {
 				return
 			}
 			require.NotNil(t, e)
-			assert.Equal(t, int64(tc.want), e.Deadline-e.Loaded)
+			assert.InDelta(t, int64(tc.want), e.Deadline-e.Loaded, float64(100*time.Millisecond), "from the load's start")
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"time"
 
 	"github.com/slotcache/slotcache/internal/core"
 )
@@ -41,20 +40,4 @@ func runLoader(f *flight, slotID string, load core.Loader) {
 		f.result = core.FillResult{Value: v, Err: err}
 	}
 	returned = true
-}
-
-// shareFor returns the question a fill leader asks its slot before it
-// commits: the slot's actor runs the behaviour, once for the load, and the
-// leader shares the value for the TTL it decided.
-func shareFor(f *flight) core.Decide {
-	return func(value any) time.Duration {
-		reply := make(chan time.Duration, 1)
-		f.env.Root.Send(f.self, &shareDecision{flight: f.id, value: value, reply: reply})
-		select {
-		case d := <-reply:
-			return d
-		case <-f.Done():
-			return 0
-		}
-	}
 }

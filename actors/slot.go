@@ -24,6 +24,7 @@ type flight struct {
 	gen, epoch uint64
 	env        *core.Env
 	self       *actor.PID
+	started    int64 // Clock nanoseconds, for core.Entry.Loaded
 	waiters    []*messages.Get
 	first      [1]*messages.Get // backs waiters for the usual single waiter
 	timing     *core.Timing     // decided while a fill leader shared the value
@@ -103,6 +104,8 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.loadTimedOut((*flight)(m))
 	case *shareDecision:
 		s.decideShare(m)
+	case *servedCopy:
+		s.serveCopy(m)
 	case *idleTick:
 		s.ticked(ctx)
 		return
@@ -148,7 +151,7 @@ func (s *slot) get(ctx actor.Context, m *messages.Get) {
 // epoch, starting one if there is none, and whether it was already there.
 func (s *slot) flight(ctx actor.Context, caller context.Context) (f *flight, joined bool) {
 	gen, epoch := s.h.Gen(), s.env.Epoch()
-	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch {
+	if f := s.current; f != nil && f.gen == gen && f.epoch == epoch && s.env.Joinable(f.started) {
 		return f, true
 	}
 	return s.start(ctx, caller, gen, epoch), false
@@ -173,7 +176,7 @@ func (s *slot) reload(ctx actor.Context) {
 // the timeout also answers the waiters, even if the loader ignores its
 // context.
 func (s *slot) start(ctx actor.Context, caller context.Context, gen, epoch uint64) *flight {
-	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch, env: s.env, self: ctx.Self()}
+	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch, env: s.env, self: ctx.Self(), started: s.env.Clock.Now()}
 	f.init(caller, s.env.LoadTimeout)
 	f.waiters = f.first[:0]
 	f.timer = time.AfterFunc(s.env.LoadTimeout, f.timedOut)

@@ -26,6 +26,11 @@ type Handler interface {
 	// fill tier, or gave up filling it, so that followers waiting for it
 	// look again now (see WithFill).
 	Filled(slotID string)
+	// Watermark tells that every message published on the channel before
+	// sent (this process's clock) has been delivered and handled: the echo
+	// of a heartbeat sent then came back. Called from the receiving
+	// goroutine, at most once per heartbeat.
+	Watermark(sent time.Time)
 }
 
 // Config configures a Bridge. Every field but Logger is required.
@@ -44,7 +49,19 @@ type Config struct {
 	MaxMessageBytes int
 	// BackoffMin and BackoffMax bound the wait between reconnection attempts.
 	BackoffMin, BackoffMax time.Duration
-	Logger                 *slog.Logger
+	// OutboxMax bounds the invalidations queued per channel while Redis
+	// does not take them (see Sub.Publish); past it they fold into one
+	// invalidation of every slot. Zero means DefaultOutboxMax.
+	OutboxMax int
+	// Sentinel, when set, makes the bridge listen to the sentinels for a
+	// failover of its primary and resubscribe at once (see SentinelWatch).
+	Sentinel *SentinelWatch
+	// CloseTimeout bounds Close. A goroutine stuck in a Redis call that
+	// ignores its context (a dial or HELLO to a frozen server, with the
+	// client's ReadTimeout -1 or ContextTimeoutEnabled off) is left to end
+	// when the client gives up or is closed. Zero means one second.
+	CloseTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // Bridge owns one subscription (one connection, one heartbeat) to the
@@ -60,8 +77,16 @@ type Bridge struct {
 	hbPending atomic.Bool  // a heartbeat publish is in flight
 	primary   *Sub         // Config.Channel
 
+	sessions   atomic.Uint64                // numbers sessions, for Sub.session
+	stuck      atomic.Int64                 // abandoned attempts still blocked in go-redis
+	lossReason atomic.Pointer[lossReason]   // why the last session ended
+	failing    atomic.Bool                  // the outage is logged already
+	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why
+	stats      struct{ switches atomic.Uint64 }
+
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
+	acks map[string]*Sub // their ack channels (see confirm.go)
 	ps   *redis.PubSub   // the live session's, nil between sessions
 }
 
@@ -70,6 +95,12 @@ type Bridge struct {
 func Start(cfg Config) *Bridge {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OutboxMax <= 0 {
+		cfg.OutboxMax = DefaultOutboxMax
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bridge{
@@ -84,8 +115,13 @@ func Start(cfg Config) *Bridge {
 	}
 	b.primary = newSub(b, cfg.Channel, cfg.Handler)
 	b.subs = map[string]*Sub{cfg.Channel: b.primary}
+	b.acks = map[string]*Sub{b.primary.ack: b.primary}
 	b.wg.Add(1)
 	go b.run()
+	if w := cfg.Sentinel; w != nil && len(w.Addrs) > 0 {
+		b.wg.Add(1)
+		go b.watchSentinels(w)
+	}
 	return b
 }
 
@@ -119,11 +155,51 @@ func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) er
 	}
 }
 
-// Close stops the bridge and waits for its goroutines. It does not close the
-// Redis client, which belongs to the caller.
+// Close stops the bridge and waits for its goroutines, at most
+// Config.CloseTimeout: a goroutine blocked in a Redis call that ignores its
+// context (go-redis dials and reads honour the client's timeouts, not the
+// context, unless ContextTimeoutEnabled is set) is left behind and ends as
+// soon as that call returns, which closing the client forces. It does not
+// close the Redis client, which belongs to the caller.
 func (b *Bridge) Close() {
-	b.cancel()
-	b.wg.Wait()
+	b.mu.Lock()
+	b.cancel() // under mu, so that async never adds to a finished wg
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(b.cfg.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		b.cfg.Logger.Warn("slotcache: Redis did not answer before Close; leaving its calls to end when the client gives up or is closed",
+			"channel", b.cfg.Channel, "waited", b.cfg.CloseTimeout)
+	}
+}
+
+// async runs f on a goroutine that Close waits for, within its bound, unless
+// the bridge is closed, and reports whether it does. It is how the bridge does Redis I/O that must hold
+// neither b.mu nor its caller.
+func (b *Bridge) async(f func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.goLocked(f)
+}
+
+// goLocked is async for callers that hold b.mu. It reports whether f runs.
+func (b *Bridge) goLocked(f func()) bool {
+	if b.ctx.Err() != nil {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (b *Bridge) now() int64 { return int64(time.Since(b.start)) }

@@ -6,7 +6,21 @@
 // confirmed (re)subscription asks the engine to resync (flush), and a
 // heartbeat that the bridge publishes to itself detects a half-open
 // connection, which no TCP or Redis health check notices, and leads to the
-// same flush and a fresh subscription. The bridge never blocks the engine:
-// it runs in its own goroutine and reconnects with backoff for as long as it
-// lives.
+// same flush and a fresh subscription. The heartbeat carries its send time:
+// Redis delivers a connection's messages in order, so its echo proves that
+// everything published before it arrived, a watermark the engine bounds
+// staleness with (Handler.Watermark). With Sentinel, the bridge also
+// listens for +switch-master and moves to the new primary at once
+// (SentinelWatch).
+//
+// The bridge never blocks the engine: it runs in its own goroutines, does
+// no Redis I/O under a lock that Attach, Detach or Close take, reconnects
+// with backoff for as long as it lives, and Close waits for it only within
+// a bound. An invalidation Redis does not take in time waits in a per
+// channel outbox (outbox.go) instead of being lost; a confirmed one
+// (confirm.go) waits for every subscriber's answer.
+//
+// Files: bridge.go (Start, Close, Config), session.go (one subscription,
+// heartbeat, watermark), sub.go (channels on a shared subscription),
+// wire.go (the seed's JSON), outbox.go, confirm.go, sentinel.go, stats.go.
 package bridge

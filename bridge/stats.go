@@ -25,10 +25,23 @@ type Stats struct {
 	// HeartbeatMisses counts subscriptions abandoned because the heartbeat
 	// echo stopped.
 	HeartbeatMisses uint64
+	// Queued counts invalidations put in the outbox because Redis did not
+	// take them in time (or older ones were waiting there).
+	Queued uint64
+	// Retried counts invalidations published from the outbox.
+	Retried uint64
+	// Dropped counts invalidations still queued when the bridge closed.
+	Dropped uint64
+	// OutboxSize is the number of invalidations queued right now.
+	OutboxSize uint64
+	// SentinelSwitches counts primaries switched by the sentinels, as the
+	// bridge heard them (Config.Sentinel); shared by the bridge's channels.
+	SentinelSwitches uint64
 }
 
 type counters struct {
 	applied, filled, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
+	queued, retried, dropped                                                          atomic.Uint64
 }
 
 // Stats returns the counters of Config.Channel.
@@ -48,13 +61,19 @@ func (s *Sub) Stats() Stats {
 		PublishErrors:   c.publishErrors.Load(),
 		Subscriptions:   c.subscriptions.Load(),
 		HeartbeatMisses: c.heartbeatMisses.Load(),
+		Queued:          c.queued.Load(),
+		Retried:         c.retried.Load(),
+		Dropped:         c.dropped.Load(),
+		OutboxSize:      uint64(s.out.size()),
+
+		SentinelSwitches: s.b.stats.switches.Load(),
 	}
 }
 
 // ResetStats zeroes the counters of s's channel.
 func (s *Sub) ResetStats() {
 	c := &s.stats
-	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses} {
+	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped} {
 		v.Store(0)
 	}
 }

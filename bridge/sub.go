@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Sub is one invalidation channel on a bridge's subscription and the engine
@@ -16,10 +17,24 @@ type Sub struct {
 	stats     counters
 	ready     chan struct{}
 	readyOnce sync.Once
+	session   atomic.Uint64 // the bridge session that last confirmed the channel
+	out       outbox
+	prepare   func(ctx context.Context, slotID string) error // SetPrepare; nil: none
+	backMu    sync.Mutex
+	backCh    chan struct{} // closed at the next confirmation; see back
+	ack       string        // the channel where other instances answer confirmed invalidations
+	confirms  confirms
 }
 
+// SetPrepare makes f run before every publish of an invalidation on s,
+// first or from the outbox; when f fails, the invalidation is queued as if
+// the publish had failed. The engine drops the shared fill copy there
+// (WithFill), which must be gone before any other instance hears of the
+// invalidation and reloads. Call it before the first Publish.
+func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
+
 func newSub(b *Bridge, channel string, h Handler) *Sub {
-	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{})}
+	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin)}
 }
 
 // Attach adds channel to the bridge's subscription, with h hearing what
@@ -28,15 +43,18 @@ func newSub(b *Bridge, channel string, h Handler) *Sub {
 func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if channel == b.hbChannel || b.subs[channel] != nil {
+	if channel == b.hbChannel || b.subs[channel] != nil || b.acks[channel] != nil {
 		return nil, fmt.Errorf("slotcache: channel %q is already subscribed", channel)
 	}
 	s := newSub(b, channel, h)
 	b.subs[channel] = s
-	if b.ps != nil {
-		// Added to the live subscription; a failure shows up as a broken
-		// session, whose successor subscribes every attached channel.
-		_ = b.ps.Subscribe(b.ctx, channel)
+	b.acks[s.ack] = s
+	if ps := b.ps; ps != nil {
+		// Added to the live subscription off this goroutine: PubSub's own
+		// lock may be held by a dial to a frozen Redis. A failure shows up
+		// as a broken session, whose successor subscribes every attached
+		// channel; no live session means the next one will.
+		b.goLocked(func() { _ = ps.Subscribe(b.ctx, channel, s.ack) })
 	}
 	return s, nil
 }
@@ -51,8 +69,9 @@ func (s *Sub) Detach() {
 		return
 	}
 	delete(b.subs, s.channel)
-	if b.ps != nil {
-		_ = b.ps.Unsubscribe(b.ctx, s.channel)
+	delete(b.acks, s.ack)
+	if ps := b.ps; ps != nil {
+		b.goLocked(func() { _ = ps.Unsubscribe(b.ctx, s.channel, s.ack) })
 	}
 }
 
@@ -61,6 +80,13 @@ func (b *Bridge) sub(channel string) *Sub {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.subs[channel]
+}
+
+// ackSub returns the Sub whose ack channel is channel, or nil.
+func (b *Bridge) ackSub(channel string) *Sub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.acks[channel]
 }
 
 // each calls f for every attached Sub.
@@ -84,14 +110,43 @@ func (s *Sub) Bridge() *Bridge { return s.b }
 func (s *Sub) Ready() <-chan struct{} { return s.ready }
 
 // Publish broadcasts an invalidation of slotID (All for every slot) on this
-// channel, waiting at most the publish timeout.
+// channel, waiting at most the publish timeout. An invalidation that Redis
+// does not take in time is never dropped: it goes to the channel's outbox,
+// published as soon as Redis answers again, and the error wraps ErrQueued.
+// While older invalidations wait there, a new one queues behind them, so
+// that they go first.
 func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	b := s.b
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("slotcache: publish invalidation of %q to %q: bridge closed: %w", slotID, s.channel, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	if err := b.publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)); err != nil {
-		s.stats.publishErrors.Add(1)
-		return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w", slotID, s.channel, err)
+	if s.out.pending() {
+		return s.enqueue(ctx, slotID, nil, nil)
 	}
-	return nil
+	att := make(chan error, 1)
+	go func() { att <- s.publishNow(ctx, slotID) }() // abandoned on ctx's end; see Bridge.publish
+	select {
+	case err := <-att:
+		if err == nil {
+			return nil
+		}
+		s.stats.publishErrors.Add(1)
+		return s.enqueue(ctx, slotID, err, nil)
+	case <-ctx.Done():
+		// Redis may still take it: the drainer finds out before publishing
+		// it again. It counts as a publish error only if it failed.
+		return s.enqueue(ctx, slotID, ctx.Err(), att)
+	}
+}
+
+// publishNow prepares and publishes one invalidation.
+func (s *Sub) publishNow(ctx context.Context, slotID string) error {
+	if s.prepare != nil {
+		if err := s.prepare(ctx, slotID); err != nil {
+			return err
+		}
+	}
+	return s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
 }

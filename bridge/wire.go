@@ -56,6 +56,9 @@ type Notice struct {
 	SlotID string
 	Filled string
 	Origin string
+	// Confirm, when set, asks the receivers to answer once applied (see
+	// Sub.PublishConfirmed).
+	Confirm string
 }
 
 // Decode parses an invalidation: a channel message that DecodeNotice
@@ -74,9 +77,11 @@ func Decode(payload string, maxBytes int) (slotID, origin string, err error) {
 // DecodeNotice parses a channel message strictly: it must be one JSON
 // object of at most maxBytes with a non-empty string slotId (an
 // invalidation) or, failing that, a non-empty string filled (a fill notice),
-// and, if present, a string _origin. A message with both is an
-// invalidation, as the seed's module would take it. A missing _origin
-// decodes as "" (a foreign origin). Unknown fields are allowed so that
+// and, if present, a string or null _origin. A message with both is an
+// invalidation, as the seed's module would take it. A missing or null
+// _origin decodes as "" (a foreign origin): the seed's module compares
+// parsed._origin with its own ID and applies anything else, null included.
+// An invalidation may carry a string confirm (see Sub.PublishConfirmed). Unknown fields are allowed so that
 // other implementations can add their own. Keys match case-sensitively, as
 // the seed's parsed.slotId does (encoding/json alone would take "SlotID"
 // for "slotId").
@@ -115,6 +120,11 @@ func DecodeNotice(payload string, maxBytes int) (Notice, error) {
 	}
 	if n.Origin, err = field("_origin"); err != nil {
 		return Notice{}, err
+	}
+	if n.SlotID != "" {
+		if n.Confirm, err = field("confirm"); err != nil {
+			return Notice{}, err
+		}
 	}
 	return n, nil
 }

@@ -165,6 +165,7 @@ slotcache_fill_outcomes_total{cache="",outcome="follower_timeout"} 0
 slotcache_fill_outcomes_total{cache="",outcome="follower_woken"} 0
 slotcache_fill_outcomes_total{cache="",outcome="leader_load"} 1
 slotcache_fill_outcomes_total{cache="",outcome="shared_hit"} 0
+slotcache_fill_outcomes_total{cache="",outcome="shared_refresh"} 0
 slotcache_fill_outcomes_total{cache="",outcome="stale_commit_rejected"} 0
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), "slotcache_fill_outcomes_total"))

@@ -20,10 +20,12 @@ import "sync/atomic"
 // runs (stale-while-revalidate); from StaleUntil on it is absent. With the
 // default behaviour all three are equal.
 type Entry struct {
-	Value      any
-	Gen        uint64
-	Epoch      uint64
-	Loaded     int64 // when the value was stored
+	Value any
+	Gen   uint64
+	Epoch uint64
+	// Loaded is when the load that produced Value started, for the
+	// staleness bound (see staleness.go) and the reload backoff.
+	Loaded     int64
 	Soft       int64
 	Deadline   int64
 	StaleUntil int64

@@ -24,6 +24,9 @@ type Env struct {
 	Clock *Clock
 	// LoadTimeout bounds one shared load.
 	LoadTimeout time.Duration
+	// SharedTTL is the lifetime of shared copies (WithFill) that behaviours
+	// start from; zero: the TTL.
+	SharedTTL time.Duration
 	// PassivateAfter is how long a slot actor stays idle before it gives
 	// its slot up.
 	PassivateAfter time.Duration
@@ -43,6 +46,7 @@ type Env struct {
 	// nil records nothing.
 	Observe *Observe
 
+	stale   staleness    // see staleness.go
 	cached  atomic.Int64 // slots with an entry, servable or not yet swept
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
@@ -57,6 +61,7 @@ type EnvConfig struct {
 	Root           *actor.RootContext
 	Clock          *Clock
 	TTL            time.Duration
+	SharedTTL      time.Duration
 	LoadTimeout    time.Duration
 	PassivateAfter time.Duration
 	Logger         *slog.Logger
@@ -74,6 +79,7 @@ func NewEnv(cfg EnvConfig, dir *Directory) *Env {
 		Root:           cfg.Root,
 		Clock:          cfg.Clock,
 		LoadTimeout:    cfg.LoadTimeout,
+		SharedTTL:      cfg.SharedTTL,
 		PassivateAfter: cfg.PassivateAfter,
 		Logger:         cfg.Logger,
 		Stats:          Stats{Hits: NewCounter()},
@@ -116,7 +122,7 @@ func (env *Env) NextFlight() uint64 { return env.flights.Add(1) }
 // allocates nothing; with the default behaviour it reads the clock once.
 func (env *Env) Lookup(h *Handle) (e *Entry, late bool) {
 	e = h.entry.Load()
-	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() {
+	if e == nil || e.Gen != h.gen.Load() || e.Epoch != env.epoch.Load() || !env.withinStaleness(e) {
 		return nil, false
 	}
 	if env.Clock.Before(e.Soft) {

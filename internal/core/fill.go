@@ -33,11 +33,30 @@ type FillResult struct {
 	Remaining time.Duration
 }
 
-// Decide is asked by a fill leader, once its load succeeded, how long the
-// shared copy of value may live; zero or less means "do not share". The
-// slot's actor answers it by running the slot's behaviour, which it then
-// does not run again for the same load.
-type Decide func(value any) time.Duration
+// Share is how a fill leader shares a value: how long the shared copy
+// lives, and from what age the fleet reloads it from the source (one
+// instance, the winner of the slot's lease) so that it never expires in
+// front of its readers. A zero TTL means "do not share"; a zero
+// RefreshAfter means the copy is only reloaded once it expired.
+type Share struct {
+	TTL          time.Duration
+	RefreshAfter time.Duration
+}
+
+// FillSlot is the slot a coordinated load runs for, as the Filler sees it
+// from the load's goroutine. The slot's actor answers, so that the slot
+// stays the one place that decides what is cached and for how long.
+type FillSlot interface {
+	// Share is asked by a fill leader, once its load succeeded, how to
+	// share value. The slot runs its behaviour, which it then does not run
+	// again for the same load.
+	Share(value any) Share
+	// Serve hands the slot a shared copy to cache and serve, with its
+	// remaining life, while the same load goes on to reload it from the
+	// source: this instance won the lease to refresh the copy, which was
+	// due (see Share.RefreshAfter).
+	Serve(value any, remaining time.Duration)
+}
 
 // Filler coordinates loads across instances through a shared tier (see
 // WithFill in the root package). The slot actor's loader goroutine calls
@@ -45,9 +64,9 @@ type Decide func(value any) time.Duration
 type Filler interface {
 	// Load returns slotID's value, calling load at most once across
 	// instances where it can, and says where the value came from. A leader
-	// asks decide how long to share the value before it commits. A panic in
-	// load must propagate after the Filler cleaned up.
-	Load(ctx context.Context, slotID string, load Loader, decide Decide) FillResult
+	// asks slot how to share the value before it commits. A panic in load
+	// must propagate after the Filler cleaned up.
+	Load(ctx context.Context, slotID string, load Loader, slot FillSlot) FillResult
 	// Drop deletes the shared copy (and any lock) of slotID, or of every
 	// slot when slotID is "*".
 	Drop(ctx context.Context, slotID string) error

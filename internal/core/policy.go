@@ -2,13 +2,32 @@ package core
 
 import "time"
 
-// Timing is how long a slot serves a value it loaded. It mirrors the public
-// slotcache.Decision field for field, so the root package converts between
-// them for free.
+// Timing is how long a slot serves a value it loaded, and how long the
+// shared tier (WithFill) keeps it. It mirrors the public slotcache.Decision
+// field for field, so the root package converts between them for free.
 type Timing struct {
 	TTL          time.Duration
 	RefreshAfter time.Duration
 	StaleFor     time.Duration
+	// SharedTTL is the shared copy's lifetime; zero means TTL, and a value
+	// under TTL counts as TTL: the loading instance's own copy never
+	// outlives the shared one.
+	SharedTTL time.Duration
+}
+
+// Share is how a fill leader shares a value timed t: for SharedTTL (at
+// least TTL), and, if t refreshes ahead, reloaded by the fleet once it has
+// lived the same fraction of its life as the local copy refreshes at. A
+// value not cached here is not shared.
+func (t Timing) Share() Share {
+	if t.TTL <= 0 {
+		return Share{}
+	}
+	s := Share{TTL: max(t.SharedTTL, t.TTL)}
+	if t.RefreshAfter > 0 && t.RefreshAfter < t.TTL {
+		s.RefreshAfter = time.Duration(float64(s.TTL) * float64(t.RefreshAfter) / float64(t.TTL))
+	}
+	return s
 }
 
 // Policy is a slot's behaviour as the slot actor sees it: the decisions it

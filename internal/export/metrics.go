@@ -44,6 +44,7 @@ var Counters = []Counter{
 	{Name: "fill_outcomes", Label: "outcome", Value: "degraded", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillDegraded }},
 	{Name: "fill_outcomes", Label: "outcome", Value: "stale_commit_rejected", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillStaleCommitsRejected }},
 	{Name: "fill_outcomes", Label: "outcome", Value: "cancelled", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillCancelled }},
+	{Name: "fill_outcomes", Label: "outcome", Value: "shared_refresh", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillSharedRefreshes }},
 	{Name: "fill_uncodable", Help: "Loaded values the fill codec could not encode (served locally, not shared).", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillUncodable }},
 	{Name: "fill_notices", Help: "Fill notices received from other instances.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.FillNotices }},
 
@@ -52,6 +53,9 @@ var Counters = []Counter{
 	{Name: "redis_heartbeat_misses", Help: "Subscriptions found dead by the heartbeat.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.HeartbeatMisses }},
 	{Name: "redis_malformed_messages", Help: "Channel messages ignored as malformed.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.MalformedMessages }},
 	{Name: "redis_publish_errors", Help: "Invalidations that could not be published.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.PublishErrors }},
+	{Name: "outbox_queued", Help: "Invalidations queued because Redis did not take them within the publish timeout.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxQueued }},
+	{Name: "outbox_retried", Help: "Queued invalidations published later.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxRetried }},
+	{Name: "outbox_dropped", Help: "Invalidations still queued when the engine closed.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxDropped }},
 }
 
 // Resyncs counts flushes for possibly lost messages: every confirmed
@@ -73,6 +77,7 @@ type Gauge struct {
 var Gauges = []Gauge{
 	{Name: "slots", Help: "Slots holding an entry, stale ones not yet reclaimed included.", Read: func(s *slotcache.Stats) float64 { return float64(s.Slots) }},
 	{Name: "actors", Help: "Slot actors bound right now: slots with loads in flight or recently active.", Read: func(s *slotcache.Stats) float64 { return float64(s.Actors) }},
+	{Name: "outbox_size", Help: "Invalidations queued for publishing right now.", Redis: true, Read: func(s *slotcache.Stats) float64 { return float64(s.OutboxSize) }},
 	{Name: "fill_waiting", Help: "Followers waiting for another instance's fill right now.", Redis: true, Read: func(s *slotcache.Stats) float64 { return float64(s.FillWaiting) }},
 	{Name: "redis_subscribed", Help: "1 while the Redis subscription is open and confirmed, else 0.", Redis: true, Read: func(s *slotcache.Stats) float64 {
 		if s.Subscribed {

@@ -40,14 +40,14 @@ func New(cfg Config) *Coordinator {
 // Load returns slotID's value: from the shared tier, or loaded by this
 // instance as leader, or filled by another instance while this one
 // followed, or loaded locally when the wait ran out or Redis failed, and
-// says which (core.FillSource). A leader asks decide how long to share
-// what it loaded; nil decide shares for DefaultTTL. A panic in load
-// propagates after the lock is released.
-func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, decide core.Decide) core.FillResult {
-	if decide == nil {
-		decide = func(any) time.Duration { return DefaultTTL }
+// says which (core.FillSource). A leader asks slot how to share what it
+// loaded; a nil slot shares for DefaultTTL. A panic in load propagates
+// after the lock is released.
+func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, slot core.FillSlot) core.FillResult {
+	if slot == nil {
+		slot = defaultSlot{}
 	}
-	m := &miss{c: c, slot: slotID, start: time.Now(), decide: decide}
+	m := &miss{c: c, slot: slotID, start: time.Now(), target: slot}
 	returned := false
 	defer func() { m.finish(!returned) }()
 	r := m.run(ctx, load)
@@ -86,7 +86,7 @@ func (c *Coordinator) Drop(ctx context.Context, slotID string) error {
 			return struct{}{}, err
 		}
 		k := c.keysFor(ns, slotID)
-		return struct{}{}, c.cfg.Client.Del(ctx, k.data, k.lock).Err()
+		return struct{}{}, c.cfg.Client.Del(ctx, k.data, k.lock, k.refresh).Err()
 	})
 	// Local followers of the slot may now take the lock at once.
 	c.wake.fire(slotID)
@@ -123,7 +123,9 @@ func (m *miss) run(ctx context.Context, load core.Loader) core.FillResult {
 		m.set(SharedHit, nil)
 		return m.hit(ctx, load, f)
 	case stateLeader:
-		return m.lead(ctx, k, token, load)
+		return m.lead(ctx, k, token, load, LeaderLoad)
+	case stateDue:
+		return m.refresh(ctx, k, token, load, f)
 	default:
 		return m.follow(ctx, k, token, load, w)
 	}
@@ -139,13 +141,25 @@ func (m *miss) hit(ctx context.Context, load core.Loader, f found) core.FillResu
 	return core.FillResult{Value: v, Source: core.SharedCopy, Remaining: f.ttl}
 }
 
-// lead loads as the lock holder and commits. The lock is released on every
-// path that does not commit: loader error, panic, Goexit, a value that is
-// not to be shared or does not encode.
-func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader) core.FillResult {
+// refresh reloads a shared copy that is due, as the winner of its lease:
+// the slot gets the copy at once, so that this instance keeps serving (and
+// callers waiting on the miss are answered), while it loads the slot from
+// the source and rewrites the copy like a leader. The other instances
+// serve the old copy until then.
+func (m *miss) refresh(ctx context.Context, k keys, token string, load core.Loader, f found) core.FillResult {
+	if v, err := decode(m.c.cfg.Codec, m.slot, f.data); err == nil {
+		m.target.Serve(v, f.ttl)
+	}
+	return m.lead(ctx, k, token, load, SharedRefresh)
+}
+
+// lead loads as the lock holder and commits; o says why it holds the lock.
+// The lock is released on every path that does not commit: loader error,
+// panic, Goexit, a value that is not to be shared or does not encode.
+func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader, o Outcome) core.FillResult {
 	c := m.c
 	defer c.observe(&ctx, core.OpFillLease, m).end()
-	m.set(LeaderLoad, nil)
+	m.set(o, nil)
 	held := true
 	defer func() {
 		if held {
@@ -159,7 +173,8 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader)
 		return core.FillResult{Err: err}
 	}
 	here := core.FillResult{Value: v}
-	ttl := m.decide(v).Truncate(time.Millisecond)
+	share := m.target.Share(v)
+	ttl := share.TTL.Truncate(time.Millisecond)
 	if ttl <= 0 {
 		m.err = errors.New("not shared: the slot does not cache it")
 		return here
@@ -172,7 +187,11 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader)
 	}
 	// The commit outlives a cancelled load context: the value is good, and
 	// sharing it spares the other instances a load.
-	committed, err := c.commit(context.WithoutCancel(ctx), k, m.slot, token, payload, ttl)
+	var due time.Duration // the copy's refresh point, in remaining life
+	if share.RefreshAfter > 0 && share.RefreshAfter < share.TTL {
+		due = (share.TTL - share.RefreshAfter).Truncate(time.Millisecond)
+	}
+	committed, err := c.commit(context.WithoutCancel(ctx), k, m.slot, token, payload, ttl, due)
 	if err != nil {
 		m.set(Degraded, fmt.Errorf("commit: %w", err))
 		return here
@@ -236,10 +255,13 @@ func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loade
 				m.set(FollowerPolled, nil)
 			}
 			return m.hit(ctx, load, f)
-		case stateLeader:
+		case stateLeader, stateDue:
 			waiting = false
 			c.stats.waiting.Add(-1)
-			return m.lead(ctx, k, token, load)
+			if f.state == stateDue {
+				return m.refresh(ctx, k, token, load, f)
+			}
+			return m.lead(ctx, k, token, load, LeaderLoad)
 		}
 	}
 }

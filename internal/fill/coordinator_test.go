@@ -501,7 +501,7 @@ func TestUnsharedTTL(t *testing.T) {
 	r := newRig(t)
 	a := r.coord()
 	got := await(t, loadAsyncDecide(context.Background(), a, "s", newLoader(values("v")).load,
-		func(any) time.Duration { return 0 }))
+		&sharing{}))
 	require.Equal(t, "v#1", got.v)
 	require.Equal(t, core.LoadedHere, got.src)
 	k := r.keys("s")

@@ -186,8 +186,23 @@ type result struct {
 	panic any
 }
 
+// sharing is the slot side of a Load in these tests: it shares every value
+// as share says, and delivers the copies served to it on served, if set.
+type sharing struct {
+	share  core.Share
+	served chan any
+}
+
+func (s *sharing) Share(any) core.Share { return s.share }
+
+func (s *sharing) Serve(v any, _ time.Duration) {
+	if s.served != nil {
+		s.served <- v
+	}
+}
+
 // hour shares every value for an hour.
-func hour(any) time.Duration { return time.Hour }
+var hour = &sharing{share: core.Share{TTL: time.Hour}}
 
 // loadAsync runs c.Load in a goroutine and delivers its result, or the
 // value it panicked with.
@@ -195,8 +210,8 @@ func loadAsync(ctx context.Context, c *Coordinator, slotID string, l func(contex
 	return loadAsyncDecide(ctx, c, slotID, l, hour)
 }
 
-// loadAsyncDecide is loadAsync with the leader's sharing decision.
-func loadAsyncDecide(ctx context.Context, c *Coordinator, slotID string, l func(context.Context, string) (any, error), decide core.Decide) <-chan result {
+// loadAsyncDecide is loadAsync for slot, which decides how to share.
+func loadAsyncDecide(ctx context.Context, c *Coordinator, slotID string, l func(context.Context, string) (any, error), slot core.FillSlot) <-chan result {
 	out := make(chan result, 1)
 	go func() {
 		var r result
@@ -204,7 +219,7 @@ func loadAsyncDecide(ctx context.Context, c *Coordinator, slotID string, l func(
 			r.panic = recover()
 			out <- r
 		}()
-		res := c.Load(ctx, slotID, l, decide)
+		res := c.Load(ctx, slotID, l, slot)
 		r.v, r.src, r.ttl, r.err = res.Value, res.Source, res.Remaining, res.Err
 	}()
 	return out

@@ -5,13 +5,14 @@ import (
 	"encoding/hex"
 )
 
-// keys are the Redis keys of one slot in one namespace.
+// keys are the Redis keys of one slot in one namespace: the shared copy,
+// the lease lock, and the copy's refresh point (see doc.go).
 type keys struct {
-	data, lock string
+	data, lock, refresh string
 }
 
 // keysFor derives a slot's keys. The data key is wrapped whole in a hash
-// tag and the lock key is the data key plus a suffix, so the two share the
+// tag and the other keys are the data key plus a suffix, so all share the
 // Cluster slot of their tag whatever the slot ID holds: Redis hashes the
 // text between the first '{' and the first '}' after it, and both keys
 // start with the same "{<prefix><ns>:" followed by the same characters up
@@ -19,7 +20,7 @@ type keys struct {
 // the namespace is never empty.
 func (c *Coordinator) keysFor(ns, slotID string) keys {
 	data := "{" + c.cfg.Prefix + ns + ":" + slotID + "}"
-	return keys{data: data, lock: data + ":lock"}
+	return keys{data: data, lock: data + ":lock", refresh: data + ":refresh"}
 }
 
 // genKey holds the current namespace token. It starts without '{' so it

@@ -37,6 +37,10 @@ const (
 	// Cancelled: the load's context ended while following (engine closing,
 	// or the engine's load timeout).
 	Cancelled
+	// SharedRefresh: the shared copy was due for reload (refresh-ahead);
+	// this instance won its lease, served the copy meanwhile and loaded
+	// the slot from the source to rewrite it.
+	SharedRefresh
 
 	numOutcomes
 )
@@ -44,6 +48,7 @@ const (
 var outcomeNames = [numOutcomes]string{
 	"shared_hit", "leader_load", "follower_woken", "follower_polled",
 	"follower_timeout", "degraded", "stale_commit_rejected", "cancelled",
+	"shared_refresh",
 }
 
 func (o Outcome) String() string {
@@ -114,7 +119,7 @@ type miss struct {
 	err      error // the Redis, codec or loader error worth logging
 	loud     bool  // log at Warn whatever the outcome
 	decided  bool
-	decide   core.Decide // how long to share what a leader loaded
+	target   core.FillSlot // the slot loaded for: how to share what a leader loaded
 }
 
 // set records the outcome; the last one set before Load returns counts.

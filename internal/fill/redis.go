@@ -60,13 +60,14 @@ const (
 	stateHit    state = 1 // the data key holds a value
 	stateLeader state = 2 // the lock is ours
 	stateBusy   state = 3 // another instance holds the lock
+	stateDue    state = 4 // the data key holds a value due for reload, and the lock is ours
 )
 
 // found is one answer of the acquire script.
 type found struct {
 	state state
-	data  string        // stateHit: the stored envelope
-	ttl   time.Duration // stateHit: the data key's remaining lifetime
+	data  string        // stateHit, stateDue: the stored envelope
+	ttl   time.Duration // stateHit, stateDue: the data key's remaining lifetime
 }
 
 // parseFound reads the acquire script's reply.
@@ -81,7 +82,7 @@ func parseFound(reply any, err error) (found, error) {
 	st, ok := arr[0].(int64)
 	switch {
 	case !ok:
-	case st == int64(stateHit) && len(arr) == 3:
+	case (st == int64(stateHit) || st == int64(stateDue)) && len(arr) == 3:
 		data, ok1 := arr[1].(string)
 		pttl, ok2 := arr[2].(int64)
 		if ok1 && ok2 {
@@ -92,7 +93,7 @@ func parseFound(reply any, err error) (found, error) {
 			if pttl >= 0 {
 				ttl = time.Duration(max(pttl, 1)) * time.Millisecond
 			}
-			return found{state: stateHit, data: data, ttl: ttl}, nil
+			return found{state: state(st), data: data, ttl: ttl}, nil
 		}
 	case st == int64(stateLeader) || st == int64(stateBusy):
 		return found{state: state(st)}, nil
@@ -117,7 +118,7 @@ func (c *Coordinator) first(ctx context.Context, slotID, token string) (keys, fo
 		r, err := do(c, ctx, func(ctx context.Context) (reply, error) {
 			pipe := c.cfg.Client.Pipeline()
 			gen := pipe.Get(ctx, c.genKey())
-			acq := pipe.Eval(ctx, acquireSrc, []string{k.data, k.lock}, token, c.leaseMs)
+			acq := pipe.Eval(ctx, acquireSrc, []string{k.data, k.lock, k.refresh}, token, c.leaseMs)
 			_, _ = pipe.Exec(ctx) // errors are per command
 			if err := gen.Err(); err != nil && !errors.Is(err, redis.Nil) {
 				return reply{}, err
@@ -131,7 +132,7 @@ func (c *Coordinator) first(ctx context.Context, slotID, token string) (keys, fo
 		if r.gen == guess {
 			return k, r.f, nil
 		}
-		if r.f.state == stateLeader {
+		if r.f.state == stateLeader || r.f.state == stateDue {
 			c.release(ctx, k, slotID, token, false)
 		}
 		ns = r.gen // "" if the gen key is gone: namespace creates one
@@ -160,16 +161,17 @@ func (c *Coordinator) namespace(ctx context.Context) (string, error) {
 // after a namespace change.
 func (c *Coordinator) acquire(ctx context.Context, k keys, token string) (found, error) {
 	return do(c, ctx, func(ctx context.Context) (found, error) {
-		return parseFound(acquireScript.Run(ctx, c.cfg.Client, []string{k.data, k.lock}, token, c.leaseMs).Result())
+		return parseFound(acquireScript.Run(ctx, c.cfg.Client, []string{k.data, k.lock, k.refresh}, token, c.leaseMs).Result())
 	})
 }
 
-// commit writes payload for ttl if the lock still holds token, and reports
+// commit writes payload for ttl if the lock still holds token, due for
+// reload once its remaining life is down to due (0: never), and reports
 // whether it did.
-func (c *Coordinator) commit(ctx context.Context, k keys, slotID, token string, payload []byte, ttl time.Duration) (bool, error) {
+func (c *Coordinator) commit(ctx context.Context, k keys, slotID, token string, payload []byte, ttl, due time.Duration) (bool, error) {
 	return do(c, ctx, func(ctx context.Context) (bool, error) {
-		n, err := commitScript.Run(ctx, c.cfg.Client, []string{k.data, k.lock},
-			token, payload, ttl.Milliseconds(), c.cfg.Channel, c.notice(slotID)).Int()
+		n, err := commitScript.Run(ctx, c.cfg.Client, []string{k.data, k.lock, k.refresh},
+			token, payload, ttl.Milliseconds(), c.cfg.Channel, c.notice(slotID), due.Milliseconds()).Int()
 		return n == 1, err
 	})
 }

@@ -24,9 +24,12 @@ type Proxy struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // accept loop and connection handlers
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[*proxyConn]struct{}
+	mu          sync.Mutex
+	closed      bool
+	partitioned bool // Partition: new connections are frozen too
+	down        bool // Down: new connections are closed at once
+	accepted    int  // connections accepted so far
+	conns       map[*proxyConn]struct{}
 }
 
 // NewProxy starts a proxy on a random loopback port that forwards every
@@ -66,6 +69,58 @@ func (p *Proxy) Freeze() {
 	for _, c := range p.snapshot() {
 		c.freeze()
 	}
+}
+
+// Partition freezes every connection, those that exist now and those
+// accepted later, until Heal: a partition that lasts, which redialing does
+// not cure (a client still connects, and then hears nothing).
+func (p *Proxy) Partition() {
+	p.mu.Lock()
+	p.partitioned = true
+	p.mu.Unlock()
+	p.Freeze()
+}
+
+// Down cuts every connection and closes new ones as soon as they are
+// accepted, until Up: Redis is gone for the proxy's clients (they see
+// resets and EOFs, not silence) while it stays up for everyone else.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
+	p.CutAll()
+}
+
+// Up ends Down: new connections are forwarded again.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// Accepted is the number of connections the proxy has accepted so far,
+// frozen, refused or forwarded.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+// AdmitNew lets connections accepted from now on through again, while
+// those frozen by Partition stay frozen: a dead link that only a fresh
+// connection routes around, as after a failover or a NAT table reset.
+func (p *Proxy) AdmitNew() {
+	p.mu.Lock()
+	p.partitioned = false
+	p.mu.Unlock()
+}
+
+// Heal ends a Partition, unfreezing every connection.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.partitioned = false
+	p.mu.Unlock()
+	p.Unfreeze()
 }
 
 // Unfreeze resumes forwarding on frozen connections, delivering any bytes
@@ -125,15 +180,24 @@ func (p *Proxy) acceptLoop() {
 		}
 		c := newProxyConn(client)
 		p.mu.Lock()
+		p.accepted++
 		if p.closed {
 			p.mu.Unlock()
 			c.close()
 			return
 		}
+		if p.down {
+			p.mu.Unlock()
+			c.close()
+			continue
+		}
 		// Registered before dialing so a Freeze or CutAll issued meanwhile
 		// still applies to it. wg.Add happens while the accept loop holds
 		// its own count, which makes it safe against a concurrent Wait.
 		p.conns[c] = struct{}{}
+		if p.partitioned {
+			c.freeze()
+		}
 		p.wg.Add(1)
 		p.mu.Unlock()
 		go p.handle(c)

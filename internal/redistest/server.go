@@ -52,6 +52,10 @@ type Server struct {
 	dir  string
 	port int
 
+	// args returns the command line of one incarnation; nil means a plain
+	// server (see defaultArgs).
+	args func(s *Server) []string
+
 	mu   sync.Mutex
 	proc *process // nil while the server is not running
 }
@@ -71,11 +75,17 @@ type process struct {
 // message so the cause (for example a bind error) is visible.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return start(tb, nil)
+}
+
+// start is Start with a command line of its own (nil: a plain server).
+func start(tb testing.TB, args func(s *Server) []string) *Server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redistest: redis-server not found on PATH (%v); run `make test`, which installs it, or `apt-get install redis-server`", err)
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
 	// Registered after TempDir, so it runs first: the server is gone before
 	// its directory is removed.
 	tb.Cleanup(s.Kill)
@@ -217,14 +227,11 @@ func (s *Server) setProc(p *process) {
 // the error carries the tail of its output.
 func (s *Server) launch(deadline time.Time) (*process, error) {
 	out := &tailBuffer{}
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", s.dir,
-		"--daemonize", "no",
-	)
+	args := defaultArgs(s)
+	if s.args != nil {
+		args = s.args(s)
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Guard Wait against a stray grandchild keeping the output pipe open.
@@ -242,6 +249,19 @@ func (s *Server) launch(deadline time.Time) (*process, error) {
 		return nil, fmt.Errorf("%w\n--- redis-server output (tail) ---\n%s", err, out.String())
 	}
 	return p, nil
+}
+
+// defaultArgs is the command line of a plain server: loopback only, no
+// persistence.
+func defaultArgs(s *Server) []string {
+	return []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--daemonize", "no",
+	}
 }
 
 // waitReady polls the server until it answers as this very process. Checking

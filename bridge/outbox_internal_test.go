@@ -1,0 +1,67 @@
+package bridge
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestOutboxCoalesces checks the outbox's rules without Redis: one entry
+// per slot in first-queued order, All supersedes what came before, the
+// bound folds into All, and a failed batch goes back ahead of newer ones.
+func TestOutboxCoalesces(t *testing.T) {
+	var o outbox
+	for _, id := range []string{"a", "b", "a", "c"} {
+		o.add(id, 10)
+	}
+	batch, upTo, ok := o.take()
+	require.True(t, ok)
+	require.Equal(t, []string{"a", "b", "c"}, batch)
+	require.Equal(t, uint64(4), upTo)
+
+	// Failed after "a": "b" and "c" go back ahead of "d", queued since;
+	// "c" queued again keeps its older place.
+	o.add("d", 10)
+	o.add("c", 10)
+	o.putBack(batch[1:])
+	batch, _, _ = o.take()
+	require.Equal(t, []string{"b", "c", "d"}, batch)
+
+	// All supersedes everything queued before it, and what comes after.
+	o.add("x", 10)
+	o.add(All, 10)
+	o.add("y", 10)
+	batch, _, _ = o.take()
+	require.Equal(t, []string{All}, batch)
+
+	// A put-back All stays All; newer slots are covered by it.
+	o.add("z", 10)
+	o.putBack([]string{All})
+	batch, _, _ = o.take()
+	require.Equal(t, []string{All}, batch)
+
+	// Past the bound, everything folds into All.
+	o.add("p", 2)
+	o.add("q", 2)
+	_, _, _, folded := o.add("r", 2)
+	require.Equal(t, 3, folded)
+	batch, _, _ = o.take()
+	require.Equal(t, []string{All}, batch)
+
+	_, _, ok = o.take()
+	require.False(t, ok, "an empty outbox stops its drainer")
+}
+
+// TestOutboxKeepsTheLatestAttempt checks that only a slot's latest
+// invalidation decides whether the drainer may trust an earlier publish:
+// one queued without an attempt must be published again.
+func TestOutboxKeepsTheLatestAttempt(t *testing.T) {
+	var o outbox
+	att := make(chan error, 1)
+	o.addWith("a", 10, att)
+	o.addWith("b", 10, att)
+	o.add("b", 10) // newer, never tried
+	_, _, attempts, _ := o.takeWith()
+	require.Contains(t, attempts, "a")
+	require.NotContains(t, attempts, "b")
+}

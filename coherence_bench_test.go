@@ -1,0 +1,53 @@
+package slotcache
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkHitStalenessBound: BenchmarkHit with the staleness bound
+// enforced and its watermark advancing as heartbeat echoes would move it
+// (a local engine, so that only the hit path is measured).
+func BenchmarkHitStalenessBound(b *testing.B) {
+	e, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	e.env.SetMaxStaleness(DefaultMaxStaleness)
+	e.env.Watermark(e.env.Clock.Now())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // the heartbeat echoes
+		defer close(done)
+		t := time.NewTicker(DefaultHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				e.env.Watermark(e.env.Clock.Now())
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	ctx := context.Background()
+	for _, k := range benchKeys {
+		if !getAny(ctx, e, k) {
+			b.Fatal("load failed")
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if !getAny(ctx, e, benchKeys[i&4095]) {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+}

@@ -1,0 +1,104 @@
+package slotcache
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/slotcache/slotcache/bridge"
+)
+
+// redisKind is the Redis deployment FromEnv found.
+type redisKind int
+
+const (
+	redisNode     redisKind = iota // one server: redis.ParseURL
+	redisSentinel                  // Sentinel: redis.ParseFailoverURL
+	redisCluster                   // Cluster: redis.ParseClusterURL
+)
+
+// redisFromEnv records the Redis deployment of REDIS_URL or
+// REDIS_CLUSTER_URL (see FromEnv), checking the URL now so that New fails
+// on a bad one instead of dialling nothing.
+func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
+	switch {
+	case nodeURL != "" && clusterURL != "":
+		return errors.New("slotcache: FromEnv: set REDIS_URL or REDIS_CLUSTER_URL, not both")
+	case clusterURL != "":
+		if _, err := redis.ParseClusterURL(clusterURL); err != nil {
+			return fmt.Errorf("slotcache: FromEnv: REDIS_CLUSTER_URL: %w", err)
+		}
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, clusterURL, redisCluster, nil
+	case nodeURL != "":
+		kind := redisNode
+		var err error
+		if u, perr := url.Parse(nodeURL); perr == nil && u.Query().Has("master_name") {
+			kind = redisSentinel
+			_, err = redis.ParseFailoverURL(nodeURL)
+		} else {
+			_, err = redis.ParseURL(nodeURL)
+		}
+		if err != nil {
+			return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
+		}
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, nodeURL, kind, nil
+	}
+	return nil
+}
+
+// dialRedis returns a client for the URL FromEnv checked.
+func (c *config) dialRedis() redis.UniversalClient {
+	switch c.redisKind {
+	case redisSentinel:
+		if c.failover != nil {
+			return redis.NewFailoverClient(c.failover)
+		}
+		o, _ := redis.ParseFailoverURL(c.redisURL)
+		return redis.NewFailoverClient(o)
+	case redisCluster:
+		o, _ := redis.ParseClusterURL(c.redisURL)
+		return redis.NewClusterClient(o)
+	default:
+		o, _ := redis.ParseURL(c.redisURL)
+		return redis.NewClient(o)
+	}
+}
+
+// sentinelWatch returns what the bridge needs to hear the sentinels
+// announce a new primary, or nil when FromEnv found no Sentinel URL.
+func (c *config) sentinelWatch() *bridge.SentinelWatch {
+	if c.redisURL == "" || c.redisKind != redisSentinel {
+		return nil
+	}
+	o := c.failover
+	if o == nil {
+		o, _ = redis.ParseFailoverURL(c.redisURL)
+	}
+	return &bridge.SentinelWatch{
+		Addrs:      o.SentinelAddrs,
+		MasterName: o.MasterName,
+		Username:   o.SentinelUsername,
+		Password:   o.SentinelPassword,
+		TLSConfig:  o.TLSConfig,
+	}
+}
+
+// WithSentinel connects the engine to Redis through Sentinel: it dials
+// redis.NewFailoverClient(opts), closes it at Close, and listens to the
+// sentinels for +switch-master, moving its subscription to a new primary at
+// once (go-redis's failover client alone leaves an open subscription on the
+// demoted one). It is what FromEnv does for a REDIS_URL with master_name;
+// prefer it to WithRedis(redis.NewFailoverClient(opts)), with which only
+// the heartbeat notices a failover, after three intervals.
+func WithSentinel(opts *redis.FailoverOptions) Option {
+	return func(c *config) error {
+		if opts == nil || opts.MasterName == "" || len(opts.SentinelAddrs) == 0 {
+			return errors.New("slotcache: WithSentinel: options need a MasterName and SentinelAddrs")
+		}
+		o := *opts
+		c.redis, c.redisURL, c.redisKind, c.failover = nil, "sentinel:"+o.MasterName, redisSentinel, &o
+		return nil
+	}
+}
