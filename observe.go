@@ -18,9 +18,9 @@ const (
 	// OperationFillWait is a follower waiting for another instance's fill,
 	// up to the value it ends with (WithFill). Stats.FillWait times it.
 	OperationFillWait = core.OpFillWait
-	// OperationPublish is an Invalidate or InvalidateAll published to the
-	// other instances (with WithFill, the shared copy's deletion before it
-	// is not part of it).
+	// OperationPublish is an Invalidate or InvalidateAll reaching the other
+	// instances: with WithFill the shared copy's deletion, then the publish
+	// (or its queueing in the outbox when Redis does not take it in time).
 	OperationPublish = core.OpPublish
 )
 
@@ -70,7 +70,7 @@ func hook(o Observer) core.Hook {
 	}
 }
 
-// observed runs publish as an OperationPublish.
+// observed runs publish (the engine's broadcast) as an OperationPublish.
 func (e *Engine) observed(ctx context.Context, slotID string, publish func(context.Context, string) error) error {
 	ctx, span := e.observe.Start(ctx, core.OpPublish, slotID)
 	err := publish(ctx, slotID)

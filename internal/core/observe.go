@@ -19,8 +19,8 @@ const (
 	// OpFillWait is a follower waiting for another instance's fill; its
 	// duration goes into Observe.FillWaits.
 	OpFillWait = "slotcache.fill.wait"
-	// OpPublish is one Invalidate or InvalidateAll published to the other
-	// instances.
+	// OpPublish is one Invalidate or InvalidateAll reaching the other
+	// instances: the shared copy's deletion (WithFill), then the publish.
 	OpPublish = "slotcache.invalidate"
 )
 
