@@ -54,6 +54,12 @@ func benchHit(b *testing.B, get getter, opts ...Option) {
 		b.Fatal(err)
 	}
 	defer e.Close()
+	runHits(b, e, get)
+}
+
+// runHits loads benchKeys into e, then times hits on them from every
+// processor.
+func runHits(b *testing.B, e *Engine, get getter) {
 	ctx := context.Background()
 	for _, k := range benchKeys {
 		if !get(ctx, e, k) {

@@ -1,7 +1,6 @@
 package slotcache
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -33,21 +32,5 @@ func BenchmarkHitStalenessBound(b *testing.B) {
 		}
 	}()
 	defer func() { close(stop); <-done }()
-	ctx := context.Background()
-	for _, k := range benchKeys {
-		if !getAny(ctx, e, k) {
-			b.Fatal("load failed")
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if !getAny(ctx, e, benchKeys[i&4095]) {
-				b.Fatal("miss")
-			}
-			i++
-		}
-	})
+	runHits(b, e, getAny)
 }

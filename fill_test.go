@@ -206,35 +206,45 @@ func TestFillFailingLeaderHandsOver(t *testing.T) {
 	}
 }
 
-// TestFillSlowLeaderNeverCommitsStale: a leader slower than its lease lets
-// a second engine load (two loads at most), and its late commit is
-// rejected: every engine ends up with the second value.
-func TestFillSlowLeaderNeverCommitsStale(t *testing.T) {
+// ftOvertakenLeader runs the slow-leader scenario on n engines with opts:
+// engine 0's leader loads slowValue for longer than its lease, engine 1
+// takes the lock, loads "second#1" (counted in calls) and commits, then the
+// slow leader returns and its commit is rejected. It returns the engines
+// and the slow leader's gate.
+func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, opts ...Option) ([]*Engine, *ftGate) {
+	t.Helper()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	ch := rtChannel(t)
 	p := FillPolicy{Lease: 200 * time.Millisecond, Wait: 100 * time.Millisecond, PollMin: 5 * time.Millisecond, PollMax: 20 * time.Millisecond}
-	es := ftEngines(t, srv, ch, 3, p)
-	a, b, c := es[0], es[1], es[2]
+	es := ftEngines(t, srv, ch, n, p, opts...)
+	a, b := es[0], es[1]
 
-	slow := ftNewGate(func(int32) (any, error) { return "slow", nil })
+	slow := ftNewGate(func(int32) (any, error) { return slowValue, nil })
 	leader := getAsync(context.Background(), a, "s", slow.load)
 	slow.awaitCall(t)
 	_, lock := ftKeys(t, client, ch, "s")
 	require.Eventually(t, func() bool { return !ftExists(t, client, lock) }, rtWait, rtPoll, "the lease never expired")
 
-	var calls atomic.Int32
-	v, err := ftGet(t, b, "s", ftCount(&calls, "second"))
+	v, err := ftGet(t, b, "s", ftCount(calls, "second"))
 	require.NoError(t, err)
 	require.Equal(t, "second#1", v)
 
 	slow.open()
 	r := await(t, leader)
 	require.NoError(t, r.err)
-	require.Equal(t, "slow", r.v, "the slow load still answers its own callers")
-	require.Equal(t, uint64(1), a.Stats().FillStaleCommitsRejected)
+	require.Equal(t, slowValue, r.v, "the slow load still answers its own callers")
+	require.Equal(t, uint64(1), a.Stats().FillStaleCommitsRejected, "the scenario: a's commit was rejected")
+	return es, slow
+}
 
-	for _, e := range []*Engine{a, b, c} {
+// TestFillSlowLeaderNeverCommitsStale: a leader slower than its lease lets
+// a second engine load (two loads at most), and its late commit is
+// rejected: every engine ends up with the second value.
+func TestFillSlowLeaderNeverCommitsStale(t *testing.T) {
+	var calls atomic.Int32
+	es, slow := ftOvertakenLeader(t, 3, "slow", &calls)
+	for _, e := range es {
 		v, err := ftGet(t, e, "s", ftCount(&calls, "more"))
 		require.NoError(t, err)
 		require.Equal(t, "second#1", v)

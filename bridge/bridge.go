@@ -208,9 +208,17 @@ func (b *Bridge) now() int64 { return int64(time.Since(b.start)) }
 // attempts.
 func (b *Bridge) run() {
 	defer b.wg.Done()
+	b.retry(func(int) bool { return b.session() })
+}
+
+// retry calls attempt (with the attempt's number) until the bridge closes,
+// pausing between two calls for a jittered backoff that doubles from
+// BackoffMin up to BackoffMax and starts again after an attempt that
+// reports it got somewhere.
+func (b *Bridge) retry(attempt func(i int) (ok bool)) {
 	backoff := b.cfg.BackoffMin
-	for b.ctx.Err() == nil {
-		if b.session() {
+	for i := 0; b.ctx.Err() == nil; i++ {
+		if attempt(i) {
 			backoff = b.cfg.BackoffMin
 		}
 		t := time.NewTimer(jitter(backoff))

@@ -38,21 +38,7 @@ var errSwitched = errors.New("sentinel switched the primary")
 // the watched primary, moving to the next one on error, until Close.
 func (b *Bridge) watchSentinels(w *SentinelWatch) {
 	defer b.wg.Done()
-	backoff := b.cfg.BackoffMin
-	for i := 0; b.ctx.Err() == nil; i++ {
-		addr := w.Addrs[i%len(w.Addrs)]
-		if b.listenSentinel(w, addr) {
-			backoff = b.cfg.BackoffMin
-		}
-		t := time.NewTimer(jitter(backoff))
-		select {
-		case <-b.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(2*backoff, b.cfg.BackoffMax)
-	}
+	b.retry(func(i int) bool { return b.listenSentinel(w, w.Addrs[i%len(w.Addrs)]) })
 }
 
 // listenSentinel subscribes to +switch-master on the sentinel at addr until
