@@ -5,24 +5,19 @@ import (
 	"fmt"
 )
 
-// Cache returns a new named cache: an Engine with its own TTL, size limit,
-// behaviours, invalidation channel and Stats, that shares this engine's
-// actor system, clock and Redis client. Services run several caches side by
-// side (provider configs, channel activations, autocomplete...); named
-// caches cost one router actor and one subscription each instead of a
-// whole engine.
+// named starts a named cache of e: machinery of its own (router, directory,
+// TTL, size limit, behaviours, channel, Stats) on e's actor system, clock
+// and Redis client, which e owns. NewCache wraps it in a typed Cache; the
+// machinery is an *Engine internally, but no caller ever holds it as one,
+// so a named cache cannot make caches or close what it does not own.
 //
-// A named cache starts from this engine's TTL, timeouts, logger, origin and
-// Redis client, on the channel "<this channel>:<name>"; behaviours, size
-// limit and fill coordination are not inherited. opts change any of it.
-// Closing this engine closes its named caches; a named cache can also be
-// closed on its own. Names are unique per engine while their cache is open.
-func (e *Engine) Cache(name string, opts ...Option) (*Engine, error) {
+// A named cache starts from e's TTL, timeouts, logger, origin and Redis
+// client, on the channel "<e's channel>:<name>"; behaviours, size limit and
+// fill coordination are not inherited. opts change any of it. Names are
+// unique per engine while their cache is open.
+func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	if name == "" {
-		return nil, errors.New("slotcache: Cache: name is empty")
-	}
-	if e.parent != nil {
-		return nil, fmt.Errorf("slotcache: Cache(%q): named caches are made from the engine New returned", name)
+		return nil, &OptionError{Option: "NewCache", Reason: "name is empty"}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -30,17 +25,18 @@ func (e *Engine) Cache(name string, opts ...Option) (*Engine, error) {
 		return nil, ErrClosed
 	}
 	if _, ok := e.children[name]; ok {
-		return nil, fmt.Errorf("slotcache: Cache(%q): a cache with this name is already open", name)
+		return nil, fmt.Errorf("slotcache: NewCache(%q): a cache with this name is already open", name)
 	}
 	base := e.cfg
 	base.channel = e.cfg.channel + ":" + name
-	base.redis, base.redisURL = e.client, "" // share the client, whoever dialled it
+	base.redis, base.redisURL = e.client, "" // share the engine's client, whoever dialled it
 	base.behaviour, base.rules, base.maxSlots, base.fill = nil, nil, 0, nil
+	base.typed = typedConfig{}
 	cfg, err := configure(base, opts)
 	if err != nil {
-		return nil, fmt.Errorf("slotcache: Cache(%q): %w", name, err)
+		return nil, fmt.Errorf("slotcache: NewCache(%q): %w", name, err)
 	}
-	c := start(cfg, e.system, e.env.Clock, e.workers, e)
+	c := start(cfg, e.host, e)
 	c.name = name
 	c.observe.Cache = name
 	if e.children == nil {
@@ -50,9 +46,8 @@ func (e *Engine) Cache(name string, opts ...Option) (*Engine, error) {
 	return c, nil
 }
 
-// Name returns the name of a cache made by Cache, or "" for an engine made
-// by New.
-func (e *Engine) Name() string { return e.name }
+// errNamedOnly is the error of an option that only NewCache understands.
+var errNamedOnly = errors.New("applies to NewCache only")
 
 // forget removes a closed named cache.
 func (e *Engine) forget(c *Engine) {

@@ -17,13 +17,13 @@ import (
 // over one actor system and one clock.
 func TestNamedCachesAreIndependent(t *testing.T) {
 	root := newEngine(t, WithTTL(time.Hour))
-	configs, err := root.Cache("provider-config", WithTTL(20*time.Millisecond))
+	configs, err := root.namedForTest("provider-config", WithTTL(20*time.Millisecond))
 	require.NoError(t, err)
-	activations, err := root.Cache("channel-activation", WithMaxSlots(2))
+	activations, err := root.namedForTest("channel-activation", WithMaxSlots(2))
 	require.NoError(t, err)
-	assert.Same(t, root.system, configs.system, "one actor system")
+	assert.Same(t, root.host.system, configs.host.system, "one actor system")
 	assert.Same(t, root.env.Clock, activations.env.Clock, "one clock")
-	assert.Equal(t, "provider-config", configs.Name())
+	assert.Equal(t, "provider-config", configs.name)
 	assert.Equal(t, DefaultChannel+":provider-config", configs.Channel())
 	assert.Equal(t, time.Hour, activations.TTL(), "settings are inherited unless given")
 
@@ -50,15 +50,13 @@ func TestNamedCacheErrorsAndLifecycle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	root, err := New()
 	require.NoError(t, err)
-	c, err := root.Cache("x")
+	c, err := root.namedForTest("x")
 	require.NoError(t, err)
-	_, err = root.Cache("x")
+	_, err = root.namedForTest("x")
 	assert.ErrorContains(t, err, `"x"`, "a name is unique while open")
-	_, err = root.Cache("")
+	_, err = root.namedForTest("")
 	assert.Error(t, err)
-	_, err = c.Cache("nested")
-	assert.Error(t, err)
-	_, err = root.Cache("bad", WithTTL(0))
+	_, err = root.namedForTest("bad", WithTTL(0))
 	assert.ErrorContains(t, err, "WithTTL")
 
 	var calls atomic.Int32
@@ -68,13 +66,13 @@ func TestNamedCacheErrorsAndLifecycle(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	mustGet(t, root, "k", constLoader(&calls, 1)) // the root lives on
 
-	again, err := root.Cache("x") // the name is free again
+	again, err := root.namedForTest("x") // the name is free again
 	require.NoError(t, err)
 	mustGet(t, again, "k", constLoader(&calls, 1))
 	require.NoError(t, root.Close())
 	_, err = again.Get(context.Background(), "k", constLoader(&calls, 1))
 	assert.ErrorIs(t, err, ErrClosed, "closing the root closes its caches")
-	_, err = root.Cache("y")
+	_, err = root.namedForTest("y")
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
@@ -87,11 +85,11 @@ func TestNamedCachesAcrossInstances(t *testing.T) {
 		return newEngine(t, WithRedis(client), WithChannel("app"), WithHeartbeat(time.Second))
 	}
 	a, b := newRoot(), newRoot()
-	ax, err := a.Cache("x")
+	ax, err := a.namedForTest("x")
 	require.NoError(t, err)
-	bx, err := b.Cache("x")
+	bx, err := b.namedForTest("x")
 	require.NoError(t, err)
-	by, err := b.Cache("y")
+	by, err := b.namedForTest("y")
 	require.NoError(t, err)
 	for _, c := range []*Engine{ax, bx, by} {
 		require.NoError(t, c.WaitReady(context.Background()))
@@ -130,7 +128,7 @@ func TestNamedCachesResyncWithTheirRoot(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	root := newEngine(t, WithRedis(client), WithChannel("app"), WithHeartbeat(time.Second))
-	named, err := root.Cache("x")
+	named, err := root.namedForTest("x")
 	require.NoError(t, err)
 	require.NoError(t, root.WaitReady(context.Background()))
 	require.NoError(t, named.WaitReady(context.Background()))
@@ -144,4 +142,10 @@ func TestNamedCachesResyncWithTheirRoot(t *testing.T) {
 	}, wait, 5*time.Millisecond)
 	assert.False(t, root.Cached("k"), "flushed: messages may have been lost")
 	assert.False(t, named.Cached("k"), "flushed: messages may have been lost")
+}
+
+// namedForTest is the named-cache machinery that NewCache wraps, untyped,
+// so that these tests can use per-call loaders.
+func (e *Engine) namedForTest(name string, opts ...Option) (*Engine, error) {
+	return e.named(name, opts)
 }

@@ -387,9 +387,9 @@ func TestNeverWaitsOnStoppedRedis(t *testing.T) {
 			var l rtLoader
 			rtGet(t, e, "x", &l) // the engine serves locally meanwhile
 			rtWithin(t, "Cache", func() error {
-				c, err := e.Cache("named")
+				c, err := NewCache[any](e, "named", l.load)
 				if err == nil {
-					_, err = c.Get(context.Background(), "y", l.load)
+					_, err = c.Get(context.Background(), "y")
 				}
 				return err
 			})

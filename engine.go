@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,24 +36,23 @@ import (
 type Loader func(ctx context.Context, slotID string) (any, error)
 
 // closeGrace is how long Close waits for loaders to return after it has
-// cancelled their contexts.
+// cancelled their contexts; Shutdown takes the bound from its caller.
 const closeGrace = 2 * time.Second
 
 // Engine is a read-through cache. It is safe for concurrent use; create it
 // with New and release it with Close.
 type Engine struct {
-	cfg     config
-	env     *core.Env
-	cancel  context.CancelFunc
-	dir     *core.Directory // the router holds its writer
-	system  *actor.ActorSystem
-	workers *actors.Workers // run the actors; shared with named caches
-	router  *actor.PID
-	bridge  *bridge.Bridge // the subscription this engine owns; nil without Redis or when shared
-	sub     *bridge.Sub    // this engine's channel on its own or its parent's bridge; nil without Redis
-	client  redis.UniversalClient
-	owned   bool              // client was dialled by New and is closed by Close
-	filler  *fill.Coordinator // nil without WithFill; also env.Filler
+	cfg    config
+	env    *core.Env
+	cancel context.CancelFunc
+	dir    *core.Directory // the router holds its writer
+	host   *host           // runs the actors; owned by the engine New made (own)
+	own    *host           // non-nil only on that engine: Shutdown stops it
+	router *actor.PID
+	bridge *bridge.Bridge        // the subscription this engine owns; nil without Redis or when shared
+	sub    *bridge.Sub           // this engine's channel on its own or its parent's bridge; nil without Redis
+	client redis.UniversalClient // the host's, unless WithRedis gave a named cache its own
+	filler *fill.Coordinator     // nil without WithFill; also env.Filler
 
 	parent   *Engine // nil for an engine made by New
 	name     string  // of a named cache
@@ -72,19 +70,13 @@ type Engine struct {
 // background. Invalid options make New fail with an error naming each one.
 func New(opts ...Option) (*Engine, error) {
 	cfg, err := configure(defaultConfig(), opts)
-	if err != nil {
+	if err = errors.Join(err, cfg.checkUntyped()); err != nil {
 		return nil, err
 	}
-	actorLog := slog.New(minLevel{cfg.logger.Handler(), slog.LevelWarn})
-	system := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }),
-		// Messages to actors that just passivated, or to any after Close,
-		// are expected dead letters. protoactor's log throttle holds a
-		// goroutine for one interval after each burst; keep it short so
-		// that Close leaves nothing running for long.
-		actor.WithDeadLetterThrottleInterval(time.Millisecond),
-	)
-	return start(cfg, system, core.NewClock(), actors.NewWorkers(), nil), nil
+	h := newHost(cfg)
+	e := start(cfg, h, nil)
+	e.own = h
+	return e, nil
 }
 
 // configure applies opts to cfg, collecting every error so that New names
@@ -100,13 +92,12 @@ func configure(cfg config, opts []Option) (config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// start builds and starts an engine on an actor system, a clock and
-// workers, which it owns when parent is nil and shares with parent
-// otherwise.
-func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *actors.Workers, parent *Engine) *Engine {
-	e := &Engine{cfg: cfg, client: cfg.redis, system: system, workers: workers, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
-	if cfg.redisURL != "" { // checked by FromEnv
-		e.client, e.owned = cfg.dialRedis(), true // see fromenv.go
+// start builds and starts an engine or a named cache (of parent) on h,
+// with cfg's Redis client, or h's when cfg names none by itself.
+func start(cfg config, h *host, parent *Engine) *Engine {
+	e := &Engine{cfg: cfg, client: cfg.redis, host: h, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
+	if cfg.redisURL != "" {
+		e.client = h.client
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -117,8 +108,8 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *ac
 	e.dir = dir
 	ecfg := core.EnvConfig{
 		Ctx:            ctx,
-		Root:           system.Root,
-		Clock:          clock,
+		Root:           h.system.Root,
+		Clock:          h.clock,
 		TTL:            cfg.ttl,
 		LoadTimeout:    cfg.loadTimeout,
 		PassivateAfter: cfg.passivateAfter,
@@ -133,7 +124,7 @@ func start(cfg config, system *actor.ActorSystem, clock *core.Clock, workers *ac
 	}
 	e.env = core.NewEnv(ecfg, dir)
 	e.env.SetMaxStaleness(cfg.enforcedStaleness())
-	e.router = system.Root.Spawn(actors.RouterProps(e.env, writer, workers))
+	e.router = h.system.Root.Spawn(actors.RouterProps(e.env, writer, h.workers))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
 		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e)); err == nil {
@@ -343,10 +334,20 @@ func (e *Engine) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops every actor, timer and goroutine the engine started, cancels
-// loads in flight (their waiters get ErrClosed) and closes the Redis client
-// if FromEnv dialled it. Calls after the first do nothing.
+// Close is Shutdown bounded by 2 s (closeGrace), the common case.
 func (e *Engine) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	return e.Shutdown(ctx)
+}
+
+// Shutdown stops every actor, timer and goroutine the engine started,
+// cancels loads in flight (their waiters get ErrClosed), closes the Redis
+// client if FromEnv dialled it, and closes the engine's caches. It waits
+// for loaders to return, which they do when they honour their context,
+// until ctx ends: then it returns an error wrapping ctx.Err() and leaves
+// the stragglers behind. Calls after the first do nothing.
+func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.closeOnce.Do(func() {
 		e.mu.Lock()
@@ -355,7 +356,7 @@ func (e *Engine) Close() error {
 		e.children = nil
 		e.mu.Unlock()
 		for _, c := range children {
-			err = errors.Join(err, c.Close())
+			err = errors.Join(err, c.Shutdown(ctx))
 		}
 		e.env.Flush()
 		e.cancel()
@@ -367,21 +368,14 @@ func (e *Engine) Close() error {
 		} else if e.sub != nil {
 			e.sub.Detach()
 		}
-		if _, perr := e.system.Root.PoisonFuture(e.router).Result(); perr != nil {
+		if _, perr := e.host.system.Root.PoisonFuture(e.router).Result(); perr != nil {
 			err = errors.Join(err, fmt.Errorf("slotcache: stopping the router: %w", perr))
 		}
-		e.env.WaitLoaders(closeGrace)
-		if e.parent == nil { // the actor system, clock and workers are shared with named caches
-			e.env.Clock.Stop()
-			e.system.Shutdown()
-			e.workers.Stop()
+		err = errors.Join(err, e.env.AwaitLoaders(ctx))
+		if e.own != nil {
+			err = errors.Join(err, e.own.close())
 		} else {
 			e.parent.forget(e)
-		}
-		if e.owned {
-			if cerr := e.client.Close(); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("slotcache: closing the Redis client: %w", cerr))
-			}
 		}
 	})
 	return err

@@ -3,7 +3,6 @@ package slotcache
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -165,7 +164,7 @@ func (p FillPolicy) withDefaults() FillPolicy {
 func (p FillPolicy) validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("slotcache: WithFill: "+format, args...))
+		errs = append(errs, optionError("WithFill", format, args...))
 	}
 	if p.Lease < 0 {
 		bad("Lease must be positive, got %v", p.Lease)
@@ -206,16 +205,16 @@ func (c *config) checkFill() error {
 	}
 	var errs []error
 	if c.redis == nil && c.redisURL == "" {
-		errs = append(errs, errors.New("slotcache: WithFill needs Redis: add WithRedis, or FromEnv with REDIS_URL set"))
+		errs = append(errs, optionError("WithFill", "needs Redis: add WithRedis, or FromEnv with REDIS_URL set"))
 	}
 	if p.SharedTTL > 0 && p.SharedTTL < c.ttl {
-		errs = append(errs, fmt.Errorf("slotcache: WithFill: SharedTTL (%v) must be at least the TTL (%v, WithTTL): no local copy may outlive the shared one", p.SharedTTL, c.ttl))
+		errs = append(errs, optionError("WithFill", "SharedTTL (%v) must be at least the TTL (%v, WithTTL): no local copy may outlive the shared one", p.SharedTTL, c.ttl))
 	}
 	if p.Wait >= c.loadTimeout {
-		errs = append(errs, fmt.Errorf("slotcache: WithFill: Wait (%v) must be shorter than the load timeout (%v, WithLoadTimeout), which bounds a follower's whole load", p.Wait, c.loadTimeout))
+		errs = append(errs, optionError("WithFill", "Wait (%v) must be shorter than the load timeout (%v, WithLoadTimeout), which bounds a follower's whole load", p.Wait, c.loadTimeout))
 	}
 	if p.KeyPrefix == "" && strings.ContainsAny(c.channel, "{}") {
-		errs = append(errs, fmt.Errorf("slotcache: WithFill: the channel %q contains '{' or '}', so it cannot be the key prefix: set FillPolicy.KeyPrefix", c.channel))
+		errs = append(errs, optionError("WithFill", "the channel %q contains '{' or '}', so it cannot be the key prefix: set FillPolicy.KeyPrefix", c.channel))
 	}
 	return errors.Join(errs...)
 }

@@ -503,7 +503,7 @@ func TestWithFillValidation(t *testing.T) {
 		opts  []Option
 		wants []string
 	}{
-		{"no redis", []Option{WithFill(FillPolicy{})}, []string{"WithFill needs Redis"}},
+		{"no redis", []Option{WithFill(FillPolicy{})}, []string{"WithFill: needs Redis"}},
 		{"wait not below lease", []Option{WithRedis(client), WithFill(FillPolicy{Lease: time.Second, Wait: time.Second})},
 			[]string{"Wait (1s) must be shorter than Lease (1s)"}},
 		{"poll min not positive", []Option{WithRedis(client), WithFill(FillPolicy{PollMin: -time.Millisecond})},

@@ -98,7 +98,7 @@ func lfLoadPassivated(t *testing.T, e *Engine, n int) []string {
 // count of live actors, and a leaked actor is otherwise invisible (its slot
 // works, its memory is never returned).
 func lfProcesses(e *Engine) (n int) {
-	for _, m := range e.system.ProcessRegistry.LocalPIDs.LocalPIDs {
+	for _, m := range e.host.system.ProcessRegistry.LocalPIDs.LocalPIDs {
 		n += m.Count()
 	}
 	return n

@@ -105,9 +105,9 @@ func TestObserverSeesLoadsAndPublishes(t *testing.T) {
 	assert.Equal(t, "a", pubs[0].op.SlotID)
 	assert.Equal(t, "*", pubs[1].op.SlotID)
 
-	c, err := e.Cache("users")
+	c, err := NewCache(e, "users", func(context.Context, string) (int, error) { return 1, nil })
 	require.NoError(t, err)
-	_, err = c.Get(ctx, "u", func(context.Context, string) (any, error) { return 1, nil })
+	_, err = c.Get(ctx, "u")
 	require.NoError(t, err)
 	loads = rec.named(OperationLoad)
 	require.Len(t, loads, 3, "named caches inherit the observer")

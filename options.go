@@ -3,7 +3,6 @@ package slotcache
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,7 +49,8 @@ type config struct {
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
 	maxStaleness    time.Duration
-	observer        Observer // nil: none (WithObserver)
+	typed           typedConfig // NewCache only (typedconfig.go)
+	observer        Observer    // nil: none (WithObserver)
 }
 
 func defaultConfig() config {
@@ -78,7 +78,7 @@ func randomOrigin() string {
 
 func positive(name string, d time.Duration) error {
 	if d <= 0 {
-		return fmt.Errorf("slotcache: %s must be positive, got %v", name, d)
+		return optionError(name, "must be positive, got %v", d)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func WithTTL(d time.Duration) Option {
 func WithRedis(client redis.UniversalClient) Option {
 	return func(c *config) error {
 		if client == nil {
-			return errors.New("slotcache: WithRedis: client is nil")
+			return optionError("WithRedis", "client is nil")
 		}
 		c.redis, c.redisURL, c.failover = client, "", nil
 		return nil
@@ -110,7 +110,7 @@ func WithRedis(client redis.UniversalClient) Option {
 func WithChannel(name string) Option {
 	return func(c *config) error {
 		if name == "" {
-			return errors.New("slotcache: WithChannel: channel name is empty")
+			return optionError("WithChannel", "channel name is empty")
 		}
 		c.channel = name
 		return nil
@@ -123,7 +123,7 @@ func WithChannel(name string) Option {
 func WithOrigin(id string) Option {
 	return func(c *config) error {
 		if id == "" {
-			return errors.New("slotcache: WithOrigin: origin is empty")
+			return optionError("WithOrigin", "origin is empty")
 		}
 		c.origin = id
 		return nil
@@ -135,7 +135,7 @@ func WithOrigin(id string) Option {
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *config) error {
 		if logger == nil {
-			return errors.New("slotcache: WithLogger: logger is nil")
+			return optionError("WithLogger", "logger is nil")
 		}
 		c.logger = logger
 		return nil
@@ -166,7 +166,7 @@ func WithHeartbeat(d time.Duration) Option {
 	return func(c *config) error {
 		c.heartbeat = d
 		if d < 0 {
-			return fmt.Errorf("slotcache: WithHeartbeat must not be negative, got %v", d)
+			return optionError("WithHeartbeat", "must not be negative, got %v", d)
 		}
 		return nil
 	}
@@ -178,7 +178,7 @@ func WithMaxMessageBytes(n int) Option {
 	return func(c *config) error {
 		c.maxMessageBytes = n
 		if n < 64 {
-			return fmt.Errorf("slotcache: WithMaxMessageBytes must be at least 64, got %d", n)
+			return optionError("WithMaxMessageBytes", "must be at least 64, got %d", n)
 		}
 		return nil
 	}
@@ -209,7 +209,7 @@ func FromEnv() Option {
 		if s := os.Getenv("SLOTCACHE_TTL_MS"); s != "" {
 			ms, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || ms <= 0 {
-				return fmt.Errorf("slotcache: FromEnv: SLOTCACHE_TTL_MS must be a positive integer of milliseconds, got %q", s)
+				return optionError("FromEnv", "SLOTCACHE_TTL_MS must be a positive integer of milliseconds, got %q", s)
 			}
 			c.ttl = time.Duration(ms) * time.Millisecond
 		}
@@ -222,7 +222,7 @@ func FromEnv() Option {
 func WithBehaviour(b Behaviour) Option {
 	return func(c *config) error {
 		if err := validateBehaviour(b); err != nil {
-			return fmt.Errorf("slotcache: WithBehaviour: %w", err)
+			return &OptionError{Option: "WithBehaviour", Reason: err.Error(), Err: err}
 		}
 		c.behaviour = b
 		return nil
@@ -235,10 +235,10 @@ func WithBehaviour(b Behaviour) Option {
 func WithPrefixBehaviour(prefix string, b Behaviour) Option {
 	return func(c *config) error {
 		if prefix == "" {
-			return errors.New("slotcache: WithPrefixBehaviour: prefix is empty (use WithBehaviour for the default)")
+			return optionError("WithPrefixBehaviour", "prefix is empty (use WithBehaviour for the default)")
 		}
 		if err := validateBehaviour(b); err != nil {
-			return fmt.Errorf("slotcache: WithPrefixBehaviour(%q): %w", prefix, err)
+			return &OptionError{Option: "WithPrefixBehaviour", Reason: fmt.Sprintf("%q: %v", prefix, err), Err: err}
 		}
 		c.rules = append(c.rules, prefixBehaviour{prefix: prefix, b: b})
 		return nil
@@ -255,7 +255,7 @@ func WithMaxSlots(n int) Option {
 	return func(c *config) error {
 		c.maxSlots = n
 		if n <= 0 {
-			return fmt.Errorf("slotcache: WithMaxSlots must be positive, got %d", n)
+			return optionError("WithMaxSlots", "must be positive, got %d", n)
 		}
 		return nil
 	}
@@ -274,7 +274,7 @@ func WithPassivateAfter(d time.Duration) Option {
 	return func(c *config) error {
 		c.passivateAfter = d
 		if d < 0 {
-			return fmt.Errorf("slotcache: WithPassivateAfter must not be negative, got %v", d)
+			return optionError("WithPassivateAfter", "must not be negative, got %v", d)
 		}
 		return nil
 	}

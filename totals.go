@@ -85,9 +85,23 @@ func addStats(a, b Stats) Stats {
 	return sum
 }
 
-// Caches returns the named caches open on this engine, sorted by name, so
-// that exporters can report each one.
-func (e *Engine) Caches() []*Engine {
+// CacheTotals is one cache's totals, as exporters report them.
+type CacheTotals struct {
+	// Name is the name given to NewCache, "" for the engine itself.
+	Name string
+	// Redis reports that the cache listens to other instances through
+	// Redis, so that exporters report the subscription's state only where
+	// there is one.
+	Redis bool
+	// Totals are the cache's counters since it started (see Totals).
+	Totals Stats
+}
+
+// AllTotals returns the Totals of the engine and of each named cache open
+// on it (NewCache), the engine first and the others by name: what one
+// exporter registered for the engine reports, caches opened later
+// included.
+func (e *Engine) AllTotals() []CacheTotals {
 	e.mu.Lock()
 	cs := make([]*Engine, 0, len(e.children))
 	for _, c := range e.children {
@@ -95,10 +109,9 @@ func (e *Engine) Caches() []*Engine {
 	}
 	e.mu.Unlock()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
-	return cs
+	out := make([]CacheTotals, 0, 1+len(cs))
+	for _, c := range append([]*Engine{e}, cs...) {
+		out = append(out, CacheTotals{Name: c.name, Redis: c.sub != nil, Totals: c.Totals()})
+	}
+	return out
 }
-
-// Distributed reports whether the engine listens to other instances
-// through Redis (WithRedis, or FromEnv with REDIS_URL), so that exporters
-// report the subscription's state only where there is one.
-func (e *Engine) Distributed() bool { return e.sub != nil }

@@ -111,7 +111,9 @@ func newRig(t *testing.T, passivateAfter time.Duration) *rig {
 	t.Cleanup(func() {
 		close(ended)
 		cancel()
-		env.WaitLoaders(time.Second)
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		_ = env.AwaitLoaders(wctx)
+		wcancel()
 		env.Clock.Stop()
 		system.Shutdown()
 	})

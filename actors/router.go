@@ -97,7 +97,7 @@ func (r *router) Receive(ctx actor.Context) {
 func (r *router) route(ctx actor.Context, m *messages.Route) {
 	h, ok := r.dir.Directory().Load(m.ID)
 	switch m.Msg.(type) {
-	case *messages.Get:
+	case *messages.Get, *Set:
 		if !ok {
 			h = core.NewHandle(m.ID, r.env.PolicyFor(m.ID))
 			r.dir.Store(h)

@@ -83,7 +83,7 @@ func (s *slot) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.Get:
 		s.b.Took()
-		s.get(ctx, m)
+		s.handleGet(ctx, m)
 	case *messages.Invalidate, *messages.InvalidateAll:
 		s.b.Took()
 		s.env.Reclaim(s.h)
@@ -95,6 +95,9 @@ func (s *slot) Receive(ctx actor.Context) {
 		if _, late := s.env.Lookup(s.h); late {
 			s.reload(ctx)
 		}
+	case *Set:
+		s.b.Took()
+		s.set(m)
 	case *reloadNow:
 		s.b.Took()
 		s.reload(ctx)

@@ -2,50 +2,52 @@ package main
 
 import "time"
 
-// config sizes every scenario. Start from fullConfig or quickConfig.
+// config sizes every scenario. Start from fullConfig or quickConfig. Its
+// -json keys are snake_case like the rest of the report; durations are
+// integer nanoseconds, with an _ns suffix.
 type config struct {
 	// Benchtime is how long one timed run of a throughput case lasts,
 	// after calibration. Count is how many rounds the throughput cases
 	// make, each contender once per round, the median one reported.
-	Benchtime time.Duration
-	Count     int
+	Benchtime time.Duration `json:"benchtime_ns"`
+	Count     int           `json:"count"`
 	// Zipf is the exponent (> 1) of the key distributions.
-	Zipf float64
+	Zipf float64 `json:"zipf"`
 	// TTL is given to every cache that has one; no scenario outlives it.
-	TTL time.Duration
+	TTL time.Duration `json:"ttl_ns"`
 
 	// HitKeys is the number of keys the hit and mix scenarios use;
 	// Goroutines the goroutine counts of the hit scenario; MixWorkers the
 	// goroutines of the read/invalidate mixes; MixReads their read shares
 	// in percent.
-	HitKeys    int
-	Goroutines []int
-	MixWorkers int
-	MixReads   []int
+	HitKeys    int   `json:"hit_keys"`
+	Goroutines []int `json:"goroutines"`
+	MixWorkers int   `json:"mix_workers"`
+	MixReads   []int `json:"mix_reads_percent"`
 
 	// ColdOps is the number of never-seen keys loaded by one timed run of
 	// the cold-miss case.
-	ColdOps int
+	ColdOps int `json:"cold_ops"`
 
 	// StampedeCallers callers Get one just-invalidated key per round,
 	// StampedeRounds times; the loader takes StampedeLoad.
-	StampedeCallers int
-	StampedeRounds  int
-	StampedeLoad    time.Duration
+	StampedeCallers int           `json:"stampede_callers"`
+	StampedeRounds  int           `json:"stampede_rounds"`
+	StampedeLoad    time.Duration `json:"stampede_load_ns"`
 
 	// CrossSamples is the number of cross-instance invalidations timed per
 	// contender, within CrossBudget (fewer if the budget runs out).
-	CrossSamples int
-	CrossBudget  time.Duration
+	CrossSamples int           `json:"cross_samples"`
+	CrossBudget  time.Duration `json:"cross_budget_ns"`
 
 	// MemEntries is the number of entries of the memory scenario.
-	MemEntries int
+	MemEntries int `json:"mem_entries"`
 
 	// RatioKeys distinct keys, a cache of RatioSize entries, a Zipf trace
 	// of RatioTrace accesses: the hit-ratio scenario.
-	RatioKeys  int
-	RatioSize  int
-	RatioTrace int
+	RatioKeys  int `json:"ratio_keys"`
+	RatioSize  int `json:"ratio_size"`
+	RatioTrace int `json:"ratio_trace"`
 }
 
 // fullConfig is the configuration of a full run: a few minutes on 2 cores.

@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: tiny sizes, a few seconds; figures are not meant to be quoted")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON on stdout instead of tables")
 	fs.StringVar(&o.out, "o", "", "also write the results as JSON to this `file`")
-	fs.StringVar(&o.redisURL, "redis", "", "use this Redis (redis://host:port/db) instead of starting a throwaway redis-server; keys get random prefixes and a TTL")
+	fs.StringVar(&o.redisURL, "redis", os.Getenv("REDIS_URL"), "use this Redis (redis://host:port/db; default: $REDIS_URL) instead of starting a throwaway redis-server; keys get random prefixes and a TTL")
 	fs.StringVar(&o.run, "run", "", "run only the cases whose `case/contender` name matches this regexp, e.g. 'hits/4g' or 'mix/.*/slotcache$'")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (combine with -run)")
 	fs.DurationVar(&o.benchtime, "benchtime", 0, "duration of one timed run of a throughput case (default 300ms, 10ms with -quick)")
@@ -121,11 +121,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	units := allUnits(h)
 	if h.redisURL == "" && needsRedis(h, units) {
-		srv, err := startRedis(ctx)
+		srv, err := startRedis()
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: %v\nbench: the Redis cases will be skipped\n", err)
 		} else {
-			defer srv.Stop()
+			defer srv.stop()
 			h.redisURL = srv.URL()
 		}
 	}
@@ -144,11 +144,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	loadBefore := loadAverage()
 	h.runAll(units)
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "bench: interrupted")
-		return 1
-	}
-	rep := report{Machine: thisMachine(), Quick: o.quick, Config: h.cfg, Cases: h.cases, Results: h.results}
+	// An interrupted run (Ctrl-C) still reports the cases it finished.
+	interrupted := ctx.Err() != nil
+	rep := report{Machine: thisMachine(), Quick: o.quick, Interrupted: interrupted, Config: h.cfg, Cases: h.cases, Results: h.results}
 	rep.Machine.LoadBefore, rep.Machine.LoadAfter = loadBefore, loadAverage()
 	rep.Cases = slices.DeleteFunc(rep.Cases, func(c caseInfo) bool { return !hasResults(rep.Results, c.Name) })
 	rep.Headline = headlines(rep.Cases, rep.Results)
@@ -166,8 +164,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
 	}
+	if interrupted {
+		fmt.Fprintln(stderr, "bench: interrupted; the report above covers the cases that ran")
+		return exitInterrupted
+	}
 	return 0
 }
+
+// exitInterrupted is the shell's status for a command ended by SIGINT
+// (128+2).
+const exitInterrupted = 130
 
 // needsRedis reports whether a selected case needs Redis.
 func needsRedis(h *harness, units []unit) bool {

@@ -154,3 +154,17 @@ func TestSummarize(t *testing.T) {
 	assert.Equal(t, latencies{N: 1000, P50: 500, P99: 990, P999: 999, Max: 1000, Mean: 500}, l)
 	assert.Equal(t, latencies{}, summarize(nil))
 }
+
+// Ctrl-C (the context ending) still prints the report of what ran, marked
+// interrupted, and exits with 130.
+func TestInterruptedRunReports(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-quick", "-json", "-run", "^hits/"}, &stdout, &stderr)
+	require.Equal(t, exitInterrupted, code, "stderr:\n%s", stderr.String())
+	var rep report
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), stdout.String())
+	assert.True(t, rep.Interrupted)
+	assert.Contains(t, stderr.String(), "interrupted")
+}

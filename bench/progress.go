@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/slotcache/slotcache/internal/term"
 )
 
 // progress shows how far the run is on stderr: a single line redrawn with
@@ -25,17 +25,7 @@ type progress struct {
 // newProgress returns a progress display on w; it redraws in place only if
 // w is a terminal.
 func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTerminal(w)}
-}
-
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return &progress{w: w, tty: term.IsTerminal(w)}
 }
 
 // start begins a display of total steps; on a terminal the elapsed time is
@@ -90,12 +80,7 @@ func (p *progress) draw() {
 		fmt.Fprintf(p.w, "bench: [%d/%d] %s ... (%s elapsed)\n", p.n+1, p.total, p.label, elapsed)
 		return
 	}
-	const width = 30
-	filled := 0
-	if p.total > 0 {
-		filled = width * p.n / p.total
-	}
-	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+	bar := term.Bar(30, float64(p.n)/float64(max(p.total, 1)))
 	line := fmt.Sprintf("%s %3d/%d %6s  %s", bar, p.n, p.total, elapsed, p.label)
 	fmt.Fprintf(p.w, "\r%-100s", line)
 }

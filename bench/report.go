@@ -67,11 +67,14 @@ func cpuModel() string {
 
 // report is the whole run, as -json prints it.
 type report struct {
-	Machine machine    `json:"machine"`
-	Quick   bool       `json:"quick"`
-	Config  config     `json:"config"`
-	Cases   []caseInfo `json:"cases"`
-	Results []Result   `json:"results"`
+	Machine machine `json:"machine"`
+	Quick   bool    `json:"quick"`
+	// Interrupted is set when Ctrl-C cut the run short: the results are
+	// those of the cases that ran.
+	Interrupted bool       `json:"interrupted,omitempty"`
+	Config      config     `json:"config"`
+	Cases       []caseInfo `json:"cases"`
+	Results     []Result   `json:"results"`
 	// Headline is slotcache against the best peer of each case.
 	Headline []headline `json:"headline"`
 }

@@ -29,6 +29,12 @@ type Get struct {
 	Ctx   context.Context
 	Load  core.Loader
 	Reply chan<- Result
+	// Started, if set, is called by the slot's actor once it has handled
+	// the request: true if the request started a load (so Load will be
+	// called, unless a shared copy answers it), false if it joined a load
+	// in flight or was answered from the entry. GetMany batches on it. It
+	// runs in the actor and must not block.
+	Started func(started bool)
 }
 
 // Invalidate tells a slot that its generation was bumped, so that it frees

@@ -44,12 +44,11 @@ func RegisterMetrics(e *slotcache.Engine, opts ...Option) (metric.Registration, 
 		all = append(all, g)
 	}
 	return meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for _, c := range export.Engines(e) {
-			st := c.Totals()
-			redis := c.Distributed()
+		for _, c := range e.AllTotals() {
+			st, redis := c.Totals, c.Redis
 			var base []attribute.KeyValue
-			if c.Name() != "" {
-				base = append(base, AttrCache.String(c.Name()))
+			if c.Name != "" {
+				base = append(base, AttrCache.String(c.Name))
 			}
 			for i, m := range export.Counters {
 				if m.Redis && !redis {

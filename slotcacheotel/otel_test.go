@@ -108,9 +108,9 @@ func TestSpansRecordErrorsAndOptInSlotIDs(t *testing.T) {
 	_, err := h.engine.Get(ctx, "s1", func(context.Context, string) (any, error) { return nil, errors.New("db down") })
 	require.Error(t, err)
 	require.NoError(t, h.engine.Invalidate(ctx, "s1"))
-	users, err := h.engine.Cache("users")
+	users, err := slotcache.NewCache(h.engine, "users", func(context.Context, string) (int, error) { return 1, nil })
 	require.NoError(t, err)
-	_, err = users.Get(ctx, "u", func(context.Context, string) (any, error) { return 1, nil })
+	_, err = users.Get(ctx, "u")
 	require.NoError(t, err)
 
 	loads := h.ended(slotcache.OperationLoad)
@@ -157,9 +157,9 @@ func TestMetricsThroughMeter(t *testing.T) {
 		_, err := h.engine.Get(ctx, id, load)
 		require.NoError(t, err)
 	}
-	users, err := h.engine.Cache("users")
+	users, err := slotcache.NewCache(h.engine, "users", func(context.Context, string) (int, error) { return 1, nil })
 	require.NoError(t, err)
-	_, err = users.Get(ctx, "u", load)
+	_, err = users.Get(ctx, "u")
 	require.NoError(t, err)
 
 	assert.Equal(t, int64(1), sum(t, h, "slotcache.hits", ""))

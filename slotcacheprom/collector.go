@@ -79,16 +79,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range export.Engines(c.engine) {
-		c.collect(ch, e)
+	for _, t := range c.engine.AllTotals() {
+		c.collect(ch, t)
 	}
 }
 
-// collect reports one engine.
-func (c *Collector) collect(ch chan<- prometheus.Metric, e *slotcache.Engine) {
-	st := e.Totals()
-	redis := e.Distributed()
-	name := e.Name()
+// collect reports one cache.
+func (c *Collector) collect(ch chan<- prometheus.Metric, t slotcache.CacheTotals) {
+	st, redis, name := t.Totals, t.Redis, t.Name
 	for i, m := range export.Counters {
 		if m.Redis && !redis {
 			continue

@@ -71,12 +71,13 @@ func TestCollectorPassesLint(t *testing.T) {
 // load histogram, and no Redis metrics for an engine without Redis.
 func TestScrapeOverLoopback(t *testing.T) {
 	e := newEngine(t)
-	users, err := e.Cache("users")
+	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
 	require.NoError(t, err)
 	get(t, e, "a")
 	get(t, e, "a")
 	get(t, e, "b")
-	get(t, users, "u")
+	_, err = users.Get(context.Background(), "u")
+	require.NoError(t, err)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(slotcacheprom.NewCollector(e))

@@ -73,9 +73,8 @@ func Snapshot(e *slotcache.Engine) View {
 	for _, b := range slotcache.LatencyBounds() {
 		v.Bounds = append(v.Bounds, b.Seconds())
 	}
-	for _, c := range export.Engines(e) {
-		st := c.Totals()
-		v.Caches = append(v.Caches, Cache{Name: c.Name(), Redis: c.Distributed(), Stats: st, Resyncs: export.Resyncs(&st)})
+	for _, c := range e.AllTotals() {
+		v.Caches = append(v.Caches, Cache{Name: c.Name, Redis: c.Redis, Stats: c.Totals, Resyncs: export.Resyncs(&c.Totals)})
 	}
 	return v
 }

@@ -62,11 +62,12 @@ func serve(t *testing.T, e *slotcache.Engine) string {
 // totals that survive Reset.
 func TestStatsJSON(t *testing.T) {
 	e := newEngine(t)
-	users, err := e.Cache("users")
+	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
 	require.NoError(t, err)
 	get(t, e, "a")
 	get(t, e, "a")
-	get(t, users, "u")
+	_, err = users.Get(context.Background(), "u")
+	require.NoError(t, err)
 	e.Reset()
 	url := serve(t, e)
 

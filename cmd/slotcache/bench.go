@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"time"
 
@@ -13,41 +14,43 @@ import (
 )
 
 // benchConfig configures the bench command: a load test of slotcache alone
-// against the user's own setup. Start from defaultBenchConfig.
+// against the user's own setup. Start from defaultBenchConfig. In -json
+// output, like every key of the report, its keys are snake_case and
+// durations are integer nanoseconds with an _ns suffix.
 type benchConfig struct {
 	// RedisURL links the instances through this Redis; empty, one local
 	// engine is tested.
-	RedisURL string
+	RedisURL string `json:"redis_url,omitempty"`
 	// Channel is the pub/sub channel; empty picks a throwaway one, so that
 	// a load test never invalidates a production cache.
-	Channel string
+	Channel string `json:"channel,omitempty"`
 	// Instances is the number of engines, each with its own Redis
 	// connection as separate processes would have.
-	Instances int
+	Instances int `json:"instances"`
 	// Workers is the number of goroutines calling Get, spread over the
 	// instances.
-	Workers int
+	Workers int `json:"workers"`
 	// Keys is the number of distinct slots; Zipf the exponent of their
 	// distribution (> 1), or 0 for uniform.
-	Keys int
-	Zipf float64
+	Keys int     `json:"keys"`
+	Zipf float64 `json:"zipf"`
 	// Duration is how long the load lasts.
-	Duration time.Duration
+	Duration time.Duration `json:"duration_ns"`
 	// LoadLatency is the mean latency of a loader call (each sleeps
 	// between 2/3 and 5/3 of it).
-	LoadLatency time.Duration
+	LoadLatency time.Duration `json:"load_latency_ns"`
 	// TTL is the engines' TTL.
-	TTL time.Duration
+	TTL time.Duration `json:"ttl_ns"`
 	// InvalidateRate is how many random slots instance 0 invalidates per
 	// second during the run; 0 disables it.
-	InvalidateRate float64
+	InvalidateRate float64 `json:"invalidate_rate_per_sec"`
 	// JSON prints the report as JSON instead of text.
-	JSON bool
+	JSON bool `json:"-"`
 	// Seed seeds the key picks.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 	// HTTP, when set, is the address where instance 0's live view and
 	// /metrics are served during the run.
-	HTTP string
+	HTTP string `json:"http,omitempty"`
 }
 
 // defaultBenchConfig returns a ten-second single-engine load test.
@@ -95,7 +98,8 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	cfg := defaultBenchConfig()
 	fs := flag.NewFlagSet("slotcache bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.RedisURL, "redis", "", "Redis `URL` (redis:// or rediss://) linking the instances; empty: one local engine")
+	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
+		"Redis `URL` (redis:// or rediss://) linking the instances (default: $REDIS_URL, as for demo); empty: one local engine")
 	fs.StringVar(&cfg.Channel, "channel", "", "pub/sub channel (default: a throwaway one, so production caches are never invalidated)")
 	fs.IntVar(&cfg.Instances, "instances", cfg.Instances, "number of engines (more than 1 needs -redis); instance 0 invalidates")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines calling Get, spread over the instances")
@@ -120,7 +124,7 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return code
 	}
 	rep, err := runBench(ctx, cfg, stderr)
-	if err != nil {
+	if err != nil && !rep.Interrupted {
 		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
 		return exitFail
 	}
@@ -132,6 +136,10 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		fmt.Fprintf(stderr, "slotcache bench: %v\n", err)
 		return exitFail
+	}
+	if rep.Interrupted {
+		fmt.Fprintf(stderr, "slotcache bench: interrupted after %s; the report above is partial\n", fmtDur(rep.Wall))
+		return exitInterrupted
 	}
 	return exitOK
 }

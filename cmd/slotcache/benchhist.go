@@ -65,8 +65,12 @@ func (h *histogram) merge(o *histogram) {
 
 // latencySummary is a set of percentiles, as the bench command reports them.
 type latencySummary struct {
-	N                        uint64
-	P50, P90, P99, P999, Max time.Duration
+	N    uint64        `json:"n"`
+	P50  time.Duration `json:"p50_ns"`
+	P90  time.Duration `json:"p90_ns"`
+	P99  time.Duration `json:"p99_ns"`
+	P999 time.Duration `json:"p999_ns"`
+	Max  time.Duration `json:"max_ns"`
 }
 
 // summary returns the percentiles of the recorded latencies (each within

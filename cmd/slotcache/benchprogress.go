@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
+
+	"github.com/slotcache/slotcache/internal/term"
 )
 
 // benchProgress shows how far a timed run is on w: a single line redrawn
@@ -21,17 +21,7 @@ type benchProgress struct {
 
 // newBenchProgress returns a progress display for a run of total.
 func newBenchProgress(w io.Writer, total time.Duration) *benchProgress {
-	return &benchProgress{w: w, tty: isTerminal(w), total: total, plainEvery: max(time.Second, total/10)}
-}
-
-// isTerminal reports whether w is a character device, such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return &benchProgress{w: w, tty: term.IsTerminal(w), total: total, plainEvery: max(time.Second, total/10)}
 }
 
 // interval is how often update should be called.
@@ -53,7 +43,9 @@ func (p *benchProgress) update(elapsed time.Duration, gets int64, note string) {
 func (p *benchProgress) show(elapsed time.Duration, gets int64, note string, final bool) {
 	rate := float64(gets) / max(elapsed.Seconds(), 1e-9)
 	if !p.tty {
-		if elapsed-p.lastPlain < p.plainEvery && !final {
+		// A tick that lands next to the end leaves the last line to
+		// finish, so that it is printed once.
+		if !final && (elapsed-p.lastPlain < p.plainEvery || p.total-elapsed < p.plainEvery/2) {
 			return
 		}
 		p.lastPlain = elapsed
@@ -61,9 +53,7 @@ func (p *benchProgress) show(elapsed time.Duration, gets int64, note string, fin
 			elapsed.Round(100*time.Millisecond), p.total, gets, humanCount(rate), note)
 		return
 	}
-	const width = 30
-	filled := min(width, int(float64(width)*elapsed.Seconds()/max(p.total.Seconds(), 1e-9)))
-	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+	bar := term.Bar(30, elapsed.Seconds()/max(p.total.Seconds(), 1e-9))
 	line := fmt.Sprintf("%s %5.1fs/%s  %s Gets/s  %s", bar, elapsed.Seconds(), p.total, humanCount(rate), note)
 	fmt.Fprintf(p.w, "\r%-110s", line)
 }

@@ -35,6 +35,9 @@ const (
 type benchReport struct {
 	Config  benchConfig `json:"config"`
 	Channel string      `json:"channel,omitempty"`
+	// Interrupted is set when the run was cut short (Ctrl-C): the figures
+	// cover the time it ran.
+	Interrupted bool `json:"interrupted,omitempty"`
 	// Wall is the duration of the load.
 	Wall time.Duration `json:"wall_ns"`
 	// Gets is the number of workload Gets; GetsPerSec their throughput.
@@ -140,9 +143,8 @@ func runBench(ctx context.Context, cfg benchConfig, progressW io.Writer) (benchR
 	wg.Wait()
 	rep.Wall = time.Since(start)
 	progress.finish(rep.Wall, sumGets(workers), progressNote(engines, prober))
-	if err := ctx.Err(); err != nil {
-		return rep, err
-	}
+	// An interrupted run still reports what it measured.
+	rep.Interrupted = ctx.Err() != nil
 
 	var hist histogram
 	for w := range workers {
@@ -171,7 +173,7 @@ func runBench(ctx context.Context, cfg benchConfig, progressW io.Writer) (benchR
 		rep.Lag = &lagReport{Probes: prober.probes, Lost: prober.lost, Latency: prober.hist.summary()}
 	}
 	rep.HitRatio = ratio(rep.Hits, rep.Hits+rep.Misses)
-	return rep, nil
+	return rep, ctx.Err()
 }
 
 // startEngines starts cfg.Instances engines, each with its own Redis
@@ -289,10 +291,10 @@ func (w *benchWorker) run(ctx context.Context, stop *atomic.Bool, e *slotcache.E
 			_, err = slotcache.GetAs(ctx, e, id, load)
 		}
 		if err != nil {
-			w.errs++
 			if ctx.Err() != nil {
-				return
+				return // interrupted: not a failure of the cache
 			}
+			w.errs++
 		}
 		n++
 		if n&63 == 0 {

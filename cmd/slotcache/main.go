@@ -4,6 +4,7 @@
 //
 //	slotcache demo [flags]
 //	slotcache bench [flags]
+//	slotcache version
 //
 // The demo runs many concurrent Gets on a few slow-loading slots of a local
 // engine (no Redis) and prints how many requests were served, how many
@@ -54,6 +55,9 @@ const (
 	exitOK    = 0 // the command did what was asked
 	exitFail  = 1 // the command ran and failed (e.g. Redis unreachable)
 	exitUsage = 2 // the command line was wrong
+	// exitInterrupted is the shell's status for a command ended by
+	// SIGINT (128+2): bench prints its partial report and exits with it.
+	exitInterrupted = 130
 )
 
 // usage is printed for a missing or unknown subcommand and for help.
@@ -66,6 +70,7 @@ Commands:
   bench   load-test slotcache with your parameters (keys, skew, loader
           latency, instances on your Redis) before deploying: throughput,
           hit ratio, loader calls, latency percentiles, invalidation lag
+  version print the slotcache and Go versions
 
 Run "slotcache demo -h" or "slotcache bench -h" for their flags.
 `
@@ -82,6 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemoCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBenchCommand(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		printVersion(stdout)
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

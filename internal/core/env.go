@@ -146,23 +146,6 @@ func (env *Env) Fresh(h *Handle) *Entry {
 func (env *Env) LoaderStarted()  { env.loaders.Add(1) }
 func (env *Env) LoaderReturned() { env.loaders.Done() }
 
-// WaitLoaders waits up to grace for loader goroutines to return. Call it
-// only once no new load can start.
-func (env *Env) WaitLoaders(grace time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		env.loaders.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		env.Logger.Warn("slotcache: loaders still running after Close", "grace", grace)
-	}
-}
-
 // Cached is the number of slots holding an entry, including stale ones not
 // yet swept.
 func (env *Env) Cached() int64 { return env.cached.Load() }

@@ -12,7 +12,7 @@ type Counter struct {
 	Help  string                        // set on a family's first series
 	Label string                        // "" for none
 	Value string                        // of Label, for this series
-	Redis bool                          // only for engines with Redis (Engine.Distributed)
+	Redis bool                          // only for caches with Redis (CacheTotals.Redis)
 	Read  func(*slotcache.Stats) uint64 // the value, from Engine.Totals
 }
 
@@ -100,9 +100,4 @@ type Histogram struct {
 var Histograms = []Histogram{
 	{Name: "load_duration_seconds", Help: "Duration of shared loads (the fill coordination included), as their callers waited.", Read: func(s *slotcache.Stats) slotcache.Histogram { return s.LoadLatency }},
 	{Name: "fill_wait_duration_seconds", Help: "Followers' waits for another instance's fill, up to the value they ended with.", Redis: true, Read: func(s *slotcache.Stats) slotcache.Histogram { return s.FillWait }},
-}
-
-// Engines returns e and its named caches, the set an exporter reports.
-func Engines(e *slotcache.Engine) []*slotcache.Engine {
-	return append([]*slotcache.Engine{e}, e.Caches()...)
 }

@@ -1,0 +1,181 @@
+package slotcache
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
+)
+
+// newCache returns a typed cache of e, closed with it.
+func newCache[V any](t *testing.T, e *Engine, name string, load func(context.Context, string) (V, error), opts ...Option) *Cache[V] {
+	t.Helper()
+	c, err := NewCache(e, name, load, opts...)
+	require.NoError(t, err)
+	return c
+}
+
+func TestCacheGetAndPeek(t *testing.T) {
+	e := newEngine(t)
+	var calls atomic.Int32
+	c := newCache(t, e, "users", func(_ context.Context, id string) (string, error) {
+		calls.Add(1)
+		return "user " + id, nil
+	})
+	_, ok := c.Peek("1")
+	assert.False(t, ok, "nothing cached yet")
+	assert.Zero(t, calls.Load(), "Peek never loads")
+
+	v, err := c.Get(context.Background(), "1")
+	require.NoError(t, err)
+	assert.Equal(t, "user 1", v)
+	p, ok := c.Peek("1")
+	assert.True(t, ok)
+	assert.Equal(t, "user 1", p)
+	v, err = c.Get(context.Background(), "1")
+	require.NoError(t, err)
+	assert.Equal(t, "user 1", v)
+	assert.EqualValues(t, 1, calls.Load(), "the second Get is a hit")
+	assert.False(t, e.Cached("1"), "the cache's slots are its own, not the engine's")
+
+	require.NoError(t, c.Invalidate(context.Background(), "1"))
+	_, ok = c.Peek("1")
+	assert.False(t, ok)
+	assert.Equal(t, "users", c.Name())
+}
+
+func TestNewCacheErrors(t *testing.T) {
+	e := newEngine(t)
+	load := func(context.Context, string) (int, error) { return 1, nil }
+	_, err := NewCache[int](nil, "x", load)
+	assert.Error(t, err)
+	_, err = NewCache(e, "", load)
+	assert.Error(t, err)
+	_, err = NewCache[int](e, "x", nil)
+	var oe *OptionError
+	require.ErrorAs(t, err, &oe, "no loader and no batch loader")
+	assert.Equal(t, "NewCache", oe.Option)
+
+	newCache(t, e, "x", load)
+	_, err = NewCache(e, "x", load)
+	assert.ErrorContains(t, err, `"x"`, "a name is unique while open")
+
+	// A batch loader of another type is an option error, joined with the
+	// others.
+	batchOfStrings := func(context.Context, []string) (map[string]string, error) { return nil, nil }
+	_, err = NewCache(e, "y", load, WithBatch(batchOfStrings, 0), WithTTL(-time.Second))
+	assert.ElementsMatch(t, []string{"WithBatch", "WithTTL"}, optionNames(err))
+
+	_, err = New(WithBatch(batchOfStrings, 0))
+	require.ErrorAs(t, err, &oe, "the default cache has no value type")
+	assert.Equal(t, "WithBatch", oe.Option)
+
+	require.NoError(t, e.Close())
+	_, err = NewCache(e, "z", load)
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// A slot that holds another type than the caller asks for is ErrWrongType,
+// naming the slot and both types, and the value is dropped: the next call
+// loads the right type instead of failing until the TTL.
+func TestErrWrongType(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	ctx := context.Background()
+	_, err := e.Get(ctx, "k", func(context.Context, string) (any, error) { return 42, nil })
+	require.NoError(t, err)
+
+	var calls atomic.Int32
+	load := func(context.Context, string) (string, error) { calls.Add(1); return "forty-two", nil }
+	_, err = GetAs(ctx, e, "k", load)
+	require.ErrorIs(t, err, ErrWrongType)
+	assert.ErrorContains(t, err, `"k"`)
+	assert.ErrorContains(t, err, "int")
+	assert.ErrorContains(t, err, "string")
+	assert.False(t, e.Cached("k"), "a wrong-typed value is not kept")
+
+	v, err := GetAs(ctx, e, "k", load)
+	require.NoError(t, err)
+	assert.Equal(t, "forty-two", v)
+	assert.EqualValues(t, 1, calls.Load())
+}
+
+type poisonConfig struct {
+	Model string `json:"model"`
+}
+
+// The poisoning scenario of issue 11: two instances share values through
+// the fill tier. With GetAs and the untyped default codec, the instance
+// that reads the shared copy gets a map[string]any, which is ErrWrongType
+// and is not kept cached; a Cache[*poisonConfig] decodes into its own
+// type by default, so both instances get a *poisonConfig and the second
+// one never calls its loader.
+func TestCachePoisoningAcrossInstancesWithFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	var calls atomic.Int32
+	load := func(context.Context, string) (*poisonConfig, error) {
+		calls.Add(1)
+		return &poisonConfig{Model: "deepseek"}, nil
+	}
+
+	t.Run("GetAs with the untyped codec", func(t *testing.T) {
+		es := ftEngines(t, srv, rtChannel(t), 2, FillPolicy{})
+		_, err := GetAs(ctx, es[0], "compat:1", load)
+		require.NoError(t, err)
+		_, err = GetAs(ctx, es[1], "compat:1", load)
+		require.ErrorIs(t, err, ErrWrongType)
+		assert.ErrorContains(t, err, "map[string]interface {}")
+		assert.False(t, es[1].Cached("compat:1"), "the wrong-typed shared copy is not kept")
+	})
+
+	t.Run("Cache[V]", func(t *testing.T) {
+		calls.Store(0)
+		ch := rtChannel(t)
+		var caches []*Cache[*poisonConfig]
+		for range 2 {
+			e := rtEngine(t, srv.Client(t), ch)
+			c := newCache(t, e, "configs", load, WithFill(FillPolicy{}))
+			require.NoError(t, c.WaitReady(ctx))
+			caches = append(caches, c)
+		}
+		for _, c := range caches {
+			v, err := c.Get(ctx, "compat:1")
+			require.NoError(t, err)
+			assert.Equal(t, &poisonConfig{Model: "deepseek"}, v)
+			assert.True(t, c.Cached("compat:1"))
+		}
+		assert.EqualValues(t, 1, calls.Load(), "the second instance read the shared copy")
+		assert.EqualValues(t, 1, caches[1].Stats().FillSharedHits)
+	})
+}
+
+// A shared copy of another type (a custom codec that decodes otherwise)
+// is refused by a typed cache: the instance loads locally and caches a V.
+func TestCacheRefusesWrongTypedSharedCopy(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	ch := rtChannel(t)
+	var calls atomic.Int32
+	load := func(context.Context, string) (int, error) { calls.Add(1); return 7, nil }
+	writer := newCache(t, rtEngine(t, srv.Client(t), ch), "n", load, WithFill(FillPolicy{}))
+	// untypedJSON decodes 7 as a float64: not an int.
+	reader := newCache(t, rtEngine(t, srv.Client(t), ch), "n", load, WithFill(FillPolicy{Codec: untypedJSON{}}))
+	require.NoError(t, writer.WaitReady(ctx))
+	require.NoError(t, reader.WaitReady(ctx))
+	v, err := writer.Get(ctx, "a")
+	require.NoError(t, err)
+	require.Equal(t, 7, v)
+	v, err = reader.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, 7, v)
+	assert.EqualValues(t, 2, calls.Load(), "the reader loaded locally")
+	assert.EqualValues(t, 1, reader.Stats().FillDegraded)
+}
+
+// untypedJSON is a custom codec that decodes into any, like JSONCodec.
+type untypedJSON struct{ JSONCodec }

@@ -1,0 +1,104 @@
+package slotcache
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
+)
+
+// Set overtakes a load in flight: the new value is served as soon as Set
+// returns, the caller that was waiting for the load gets the load's value,
+// and the load's older value is never cached.
+func TestSetOvertakesLoadInFlight(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	g := newGate(value("old"))
+	c := newCache(t, e, "s", func(ctx context.Context, id string) (string, error) {
+		v, err := g.load(ctx, id)
+		return v.(string), err
+	})
+	ctx := context.Background()
+	inflight := make(chan string, 1)
+	go func() { v, _ := c.Get(ctx, "k"); inflight <- v }()
+	g.awaitCall(t, 1)
+
+	require.NoError(t, c.Set(ctx, "k", "new"))
+	v, ok := c.Peek("k")
+	require.True(t, ok, "cached at once")
+	assert.Equal(t, "new", v)
+
+	g.open()
+	assert.Equal(t, "old", <-inflight, "asked before the Set")
+	got, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "new", got, "the overtaken load was not cached")
+	assert.EqualValues(t, 1, g.calls.Load())
+}
+
+// Set on a slot never seen creates it; the slot's behaviour decides the
+// value's lifetime.
+func TestSetNewSlotAndBehaviour(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	var calls atomic.Int32
+	c := newCache(t, e, "s", func(context.Context, string) (token, error) {
+		calls.Add(1)
+		return token{}, nil
+	}, WithBehaviour(TTLFromValue(func(_ string, v any) (time.Duration, bool) {
+		tok, ok := v.(token)
+		return tok.ttl, ok
+	})))
+	ctx := context.Background()
+	require.NoError(t, c.Set(ctx, "fresh", token{ttl: time.Hour}))
+	assert.True(t, c.Cached("fresh"))
+	require.NoError(t, c.Set(ctx, "expired", token{ttl: 0}))
+	assert.False(t, c.Cached("expired"), "the behaviour gave it no lifetime")
+	assert.Zero(t, calls.Load())
+}
+
+// With fill, Set drops the shared copy and other instances drop theirs:
+// their next Get loads the new value from the source, never the old
+// shared copy.
+func TestSetAcrossInstancesWithFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	ch := rtChannel(t)
+	var source atomic.Value
+	source.Store("v1")
+	var calls atomic.Int32
+	load := func(context.Context, string) (string, error) {
+		calls.Add(1)
+		return source.Load().(string), nil
+	}
+	var caches []*Cache[string]
+	for range 2 {
+		c := newCache(t, rtEngine(t, srv.Client(t), ch), "s", load, WithFill(FillPolicy{}))
+		require.NoError(t, c.WaitReady(ctx))
+		caches = append(caches, c)
+	}
+	a, b := caches[0], caches[1]
+	for _, c := range caches {
+		v, err := c.Get(ctx, "k")
+		require.NoError(t, err)
+		require.Equal(t, "v1", v)
+	}
+	require.EqualValues(t, 1, calls.Load(), "b read the shared copy")
+	client := srv.Client(t)
+	data, _ := ftKeys(t, client, a.Channel(), "k")
+	require.True(t, ftExists(t, client, data))
+
+	source.Store("v2") // the write to the source, then write-through
+	require.NoError(t, a.Set(ctx, "k", "v2"))
+	assert.False(t, ftExists(t, client, data), "the shared copy is gone")
+	v, ok := a.Peek("k")
+	assert.True(t, ok)
+	assert.Equal(t, "v2", v)
+	require.Eventually(t, func() bool { return !b.Cached("k") }, wait, time.Millisecond, "b dropped its copy")
+	v, err := b.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v)
+}
