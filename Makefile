@@ -1,17 +1,19 @@
 # slotcache developer and CI targets.
 #
 #   make test    the CI command: gofmt check, go vet, go test -race (installs
-#                redis-server and a C compiler with apt-get when missing)
+#                redis-server, chromium and a C compiler with apt-get when
+#                missing)
 #   make bench   benchmarks, benchstat-friendly, saved to bench.txt
 #   make bench-peers  slotcache side by side with otter, ristretto,
 #                singleflight, go-redis/cache and rueidis (bench/ module)
 #   make soak    long-running soak tests (SLOTCACHE_SOAK=1), if any exist
 #   make demo    go run ./cmd/slotcache demo
+#   make screenshot  regenerate docs/liveview.png in headless chromium
 #
 # Works on a fresh Debian machine with only Go installed: the Redis tests
-# need a real redis-server binary, and the race detector needs cgo, hence a
-# C compiler; both are installed with apt-get (as root, or through sudo)
-# when missing.
+# need a real redis-server binary, the live view's test a real headless
+# chromium, and the race detector needs cgo, hence a C compiler; all are
+# installed with apt-get (as root, or through sudo) when missing.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -39,6 +41,7 @@ DEMO_FLAGS ?=
 # redis-tools.
 REDIS_SERVER ?= redis-server
 REDIS_CLI    ?= redis-cli
+CHROMIUM     ?= chromium
 
 # APT runs apt-get non-interactively, through sudo when not root and sudo
 # exists. Without either, apt-get fails and the caller explains what to do.
@@ -53,7 +56,7 @@ define apt_install
   { $(APT) update && $(APT) install -y --no-install-recommends $(1); }; } || true
 endef
 
-.PHONY: test fmt-check vet race ensure-redis ensure-cc bench bench-peers soak demo help
+.PHONY: test fmt-check vet race ensure-redis ensure-chromium ensure-cc bench bench-peers soak demo screenshot help
 
 ## test: everything CI checks (gofmt, go vet, go test -race with real Redis)
 test: fmt-check vet race
@@ -72,8 +75,8 @@ vet:
 	$(GO) vet ./...
 
 ## race: go test -race -count=1 ./...
-race: ensure-redis ensure-cc
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+race: ensure-redis ensure-chromium ensure-cc
+	SLOTCACHE_CHROMIUM=$(CHROMIUM) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 ## ensure-redis: install redis-server and redis-tools (redis-cli) with apt-get if missing
 ensure-redis:
@@ -88,6 +91,21 @@ ensure-redis:
 	  echo "  included) and build a test Cluster with redis-cli --cluster create." >&2; \
 	  echo "  Install them, e.g. 'sudo apt-get install redis-server redis-tools' on" >&2; \
 	  echo "  Debian/Ubuntu or 'brew install redis' on macOS, then run make test again." >&2; \
+	  exit 1; \
+	fi
+
+## ensure-chromium: install chromium with apt-get if it is not on PATH
+ensure-chromium:
+	@if ! command -v $(CHROMIUM) >/dev/null 2>&1; then \
+	  echo "$(CHROMIUM) not found on PATH; installing the chromium package with apt-get" \
+	    "(the live view is tested in a real headless browser)"; \
+	  $(call apt_install,chromium); \
+	fi; \
+	if ! command -v $(CHROMIUM) >/dev/null 2>&1; then \
+	  echo "error: $(CHROMIUM) is not on PATH and could not be installed." >&2; \
+	  echo "  slotcacheview's test loads the live view in headless chromium." >&2; \
+	  echo "  Install it, e.g. 'sudo apt-get install chromium' on Debian" >&2; \
+	  echo "  or 'brew install --cask chromium' on macOS, then run make test again." >&2; \
 	  exit 1; \
 	fi
 
@@ -125,6 +143,10 @@ soak: ensure-redis ensure-cc
 ## demo: run the demo (set REDIS_URL to include cross-instance invalidation)
 demo:
 	$(GO) run ./cmd/slotcache demo $(DEMO_FLAGS)
+
+## screenshot: regenerate docs/liveview.png (the live view under a mixed load, in headless chromium)
+screenshot: ensure-chromium
+	SLOTCACHE_CHROMIUM=$(CHROMIUM) SLOTCACHE_SCREENSHOT=$(CURDIR)/docs/liveview.png $(GO) test -count=1 -run TestPageInHeadlessChromium ./slotcacheview
 
 ## help: list the targets
 help:

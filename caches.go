@@ -38,6 +38,7 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	}
 	c := start(cfg, e.host, e)
 	c.name = name
+	c.observe.Cache = name
 	if e.children == nil {
 		e.children = make(map[string]*Engine)
 	}

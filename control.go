@@ -8,6 +8,7 @@ import (
 // Reset drops every cached entry and zeroes the counters without telling
 // other instances: for isolating test cases, as the seed's __test.clear did.
 func (e *Engine) Reset() {
+	defer e.retireStats()() // Totals keep what Reset zeroes
 	e.flushLocal()
 	e.env.Stats.Reset()
 	if e.sub != nil {

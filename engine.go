@@ -61,6 +61,8 @@ type Engine struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	observe   *core.Observe // latency histograms and the Observer's hook
+	totals    totals        // what Reset retired, for Totals
 }
 
 // New returns a running engine. It never waits for Redis: when Redis is
@@ -93,7 +95,7 @@ func configure(cfg config, opts []Option) (config, error) {
 // start builds and starts an engine or a named cache (of parent) on h,
 // with cfg's Redis client, or h's when cfg names none by itself.
 func start(cfg config, h *host, parent *Engine) *Engine {
-	e := &Engine{cfg: cfg, client: cfg.redis, host: h, parent: parent}
+	e := &Engine{cfg: cfg, client: cfg.redis, host: h, parent: parent, observe: &core.Observe{Hook: hook(cfg.observer)}}
 	if cfg.redisURL != "" {
 		e.client = h.client
 	}
@@ -114,6 +116,7 @@ func start(cfg config, h *host, parent *Engine) *Engine {
 		Logger:         cfg.logger,
 		MaxSlots:       cfg.maxSlots,
 		PolicyFor:      policyResolver(cfg.behaviour, cfg.rules, cfg.logger),
+		Observe:        e.observe,
 	}
 	if e.filler != nil {
 		ecfg.Filler = e.filler
@@ -278,7 +281,7 @@ func (e *Engine) InvalidateAll(ctx context.Context) error {
 // coordination is on, so that nobody refills from it, then publishes; what
 // Redis does not take in time is queued (see outbox.go).
 func (e *Engine) broadcast(ctx context.Context, slotID string) error {
-	return e.publishInvalidation(ctx, slotID)
+	return e.observed(ctx, slotID, e.publishInvalidation)
 }
 
 // invalidateLocal bumps the slot's generation, which readers see at once,

@@ -238,6 +238,7 @@ func (e *Engine) newFiller() *fill.Coordinator {
 		Channel:   e.cfg.channel,
 		Notice:    func(slotID string) []byte { return bridge.EncodeFilled(slotID, origin) },
 		Logger:    e.cfg.logger,
+		Observe:   e.observe,
 	})
 }
 

@@ -50,6 +50,7 @@ type config struct {
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
 	maxStaleness    time.Duration
 	typed           typedConfig // NewCache only (typedconfig.go)
+	observer        Observer    // nil: none (WithObserver)
 }
 
 func defaultConfig() config {

@@ -1,5 +1,7 @@
 package slotcache
 
+import "time"
+
 // Stats is a snapshot of an engine's counters, for observability and tests.
 // Counters are read one by one, so a snapshot taken under load is not
 // atomic across fields.
@@ -117,6 +119,30 @@ type Stats struct {
 	OutboxDropped uint64
 	// OutboxSize is the number of invalidations queued right now (a gauge).
 	OutboxSize uint64
+
+	// Latency. Hits are not timed: they would pay a clock read each.
+
+	// LoadLatency is the histogram of load durations, from the loader
+	// goroutine's start to its result (with WithFill, the coordination
+	// included): how long the callers of a miss waited.
+	LoadLatency Histogram
+	// FillWait is the histogram of followers' waits for another instance's
+	// fill, up to the value they ended with (WithFill).
+	FillWait Histogram
+
+	// Redis subscription state (zero without Redis). Not counters: Reset
+	// leaves them alone.
+
+	// Subscribed reports that the channel was confirmed, that a session is
+	// open, and that Redis was heard from within three heartbeats (the
+	// heartbeat's dead-link threshold).
+	Subscribed bool
+	// SinceHeard is how long ago the subscription last heard from Redis
+	// (its own heartbeat echo, or a confirmation) or started a
+	// reconnection attempt. With the default heartbeat it stays under a
+	// second or two while the link is healthy; during an outage retries
+	// reset it, so alert on Subscribed instead.
+	SinceHeard time.Duration
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -152,5 +178,11 @@ func (e *Engine) Stats() Stats {
 	}
 	e.fillStats(&st)
 	e.coherenceStats(&st)
+	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
+	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
+	if e.sub != nil {
+		h := e.sub.Health()
+		st.Subscribed, st.SinceHeard = h.Subscribed, h.SinceHeard
+	}
 	return st
 }

@@ -16,6 +16,7 @@ import (
 func runLoader(f *flight, slotID string, load core.Loader) {
 	env := f.env
 	defer env.LoaderReturned()
+	ctx, span := env.Observe.Start(f, core.OpLoad, slotID) // ctx is f itself without an Observer
 	returned := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -24,6 +25,7 @@ func runLoader(f *flight, slotID string, load core.Loader) {
 		} else if !returned {
 			f.result = core.FillResult{Err: fmt.Errorf("slotcache: loader of slot %q exited without returning", slotID)}
 		}
+		span.End("", f.result.Err)
 		env.Root.Send(f.self, f)
 	}()
 	if env.Filler != nil {
@@ -31,10 +33,10 @@ func runLoader(f *flight, slotID string, load core.Loader) {
 			env.Stats.Loads.Add(1)
 			return load(ctx, id)
 		}
-		f.result = env.Filler.Load(f, slotID, counted, shareFor(f))
+		f.result = env.Filler.Load(ctx, slotID, counted, shareFor(f))
 	} else {
 		env.Stats.Loads.Add(1)
-		v, err := load(f, slotID)
+		v, err := load(ctx, slotID)
 		f.result = core.FillResult{Value: v, Err: err}
 	}
 	returned = true

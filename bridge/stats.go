@@ -1,6 +1,9 @@
 package bridge
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats counts what the bridge saw and did on one channel.
 type Stats struct {
@@ -73,4 +76,38 @@ func (s *Sub) ResetStats() {
 	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped} {
 		v.Store(0)
 	}
+}
+
+// Health is the state of a channel's subscription now, for exporters.
+type Health struct {
+	// Subscribed reports that the channel was confirmed, that a session is
+	// open, and that the bridge heard from Redis within the heartbeat's
+	// dead-link threshold (three heartbeats; no condition without a
+	// heartbeat).
+	Subscribed bool
+	// SinceHeard is the time since the bridge last heard from Redis: a
+	// heartbeat echo, a confirmation, or the start of its session.
+	SinceHeard time.Duration
+}
+
+// Health returns the state of s's subscription. It never waits: a session
+// being set up holds the bridge's lock while it dials Redis, for as long
+// as the dial takes, and a scrape must not hang on it; a lock held right
+// now reads as not subscribed, which is true of a session being set up
+// and at worst one scrape off for the brief holds around a message.
+func (s *Sub) Health() Health {
+	b := s.b
+	h := Health{SinceHeard: time.Duration(b.now() - b.lastEcho.Load())}
+	select {
+	case <-s.ready:
+	default:
+		return h // never confirmed
+	}
+	if !b.mu.TryLock() {
+		return h
+	}
+	open := b.ps != nil
+	b.mu.Unlock()
+	h.Subscribed = open && (b.cfg.Heartbeat <= 0 || h.SinceHeard <= 3*b.cfg.Heartbeat)
+	return h
 }

@@ -48,6 +48,9 @@ type benchConfig struct {
 	JSON bool `json:"-"`
 	// Seed seeds the key picks.
 	Seed uint64 `json:"seed"`
+	// HTTP, when set, is the address where instance 0's live view and
+	// /metrics are served during the run.
+	HTTP string `json:"http,omitempty"`
 }
 
 // defaultBenchConfig returns a ten-second single-engine load test.
@@ -108,6 +111,7 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.TTL, "ttl", cfg.TTL, "TTL of cached values")
 	fs.Float64Var(&cfg.InvalidateRate, "invalidate-rate", cfg.InvalidateRate, "slots instance 0 invalidates per second (0: none)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.HTTP, "http", "", "serve instance 0's live view and /metrics at this `address` (e.g. 127.0.0.1:8080) during the run")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: slotcache bench [flags]\n\n"+
 			"Load-tests slotcache on this machine with your parameters: Get throughput,\n"+

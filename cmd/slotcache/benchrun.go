@@ -89,6 +89,13 @@ func runBench(ctx context.Context, cfg benchConfig, progressW io.Writer) (benchR
 	}
 	defer closeAll()
 	rep.Channel = channel
+	if cfg.HTTP != "" {
+		stop, err := startLive(cfg.HTTP, engines[0], progressW)
+		if err != nil {
+			return rep, err
+		}
+		defer stop()
+	}
 
 	ids := make([]string, cfg.Keys)
 	for i := range ids {

@@ -38,6 +38,10 @@ type demoConfig struct {
 	// CrossRounds is how many cross-instance invalidations are measured
 	// when REDIS_URL is set.
 	CrossRounds int
+	// HTTP, when set, is the address where the local engine's live view
+	// and /metrics are served; the demo then keeps its workers busy after
+	// its report until interrupted.
+	HTTP string
 }
 
 // defaultDemoConfig returns a configuration that finishes in well under
@@ -157,6 +161,9 @@ func runDemo(ctx context.Context, cfg demoConfig, w io.Writer) (demoReport, erro
 	if err != nil {
 		return rep, err
 	}
+	if cfg.HTTP != "" && ctx.Err() != nil {
+		return rep, nil // interrupted while serving the live view: done
+	}
 	if redisURL == "" {
 		fmt.Fprintf(w, "\nREDIS_URL is not set: skipping the cross-instance part.\n"+
 			"Set it (e.g. REDIS_URL=redis://127.0.0.1:6379/0) to measure how fast an\n"+
@@ -180,6 +187,13 @@ func runLocal(ctx context.Context, cfg demoConfig, w io.Writer) (localReport, er
 		return rep, err
 	}
 	defer eng.Close()
+	if cfg.HTTP != "" {
+		stop, err := startLive(cfg.HTTP, eng, w)
+		if err != nil {
+			return rep, err
+		}
+		defer stop()
+	}
 
 	var loads atomic.Int64
 	load := func(ctx context.Context, slotID string) (row, error) {
@@ -277,7 +291,10 @@ func runLocal(ctx context.Context, cfg demoConfig, w io.Writer) (localReport, er
 	rep.LoadsAfter = loads.Load()
 	rep.CachedAfterGet = eng.Cached(id)
 
-	return rep, printLocal(w, rep)
+	if err := printLocal(w, rep); err != nil || cfg.HTTP == "" {
+		return rep, err
+	}
+	return rep, keepBusy(ctx, eng, cfg, ids, load, w)
 }
 
 // printLocal prints the results of the local demo.

@@ -113,6 +113,8 @@ func runDemoCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&cfg.Uniform, "uniform", cfg.Uniform, "pick slots uniformly instead of with a Zipf skew")
 	fs.IntVar(&cfg.CrossRounds, "rounds", cfg.CrossRounds,
 		"cross-instance invalidations to measure (only with REDIS_URL set)")
+	fs.StringVar(&cfg.HTTP, "http", "",
+		"serve the live view and /metrics at this `address` (e.g. 127.0.0.1:8080) and keep running until interrupted")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: slotcache demo [flags]\n\n"+
 			"Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to also measure\n"+

@@ -42,6 +42,9 @@ type Env struct {
 	// PolicyFor returns the behaviour of a slot; the router asks it once
 	// per handle it makes.
 	PolicyFor func(slotID string) Policy
+	// Observe records load and fill-wait latency and calls the observer;
+	// nil records nothing.
+	Observe *Observe
 
 	stale   staleness    // see staleness.go
 	cached  atomic.Int64 // slots with an entry, servable or not yet swept
@@ -65,6 +68,7 @@ type EnvConfig struct {
 	MaxSlots       int
 	Filler         Filler
 	PolicyFor      func(slotID string) Policy
+	Observe        *Observe
 }
 
 // NewEnv returns the Env of an engine whose slots are listed in dir.
@@ -81,6 +85,7 @@ func NewEnv(cfg EnvConfig, dir *Directory) *Env {
 		Stats:          Stats{Hits: NewCounter()},
 		Filler:         cfg.Filler,
 		PolicyFor:      cfg.PolicyFor,
+		Observe:        cfg.Observe,
 	}
 	if env.PolicyFor == nil {
 		env.PolicyFor = func(string) Policy { return DefaultPolicy{} }

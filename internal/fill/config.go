@@ -38,6 +38,8 @@ type Config struct {
 	Notice func(slotID string) []byte
 	// Logger receives one record per coordinated miss.
 	Logger *slog.Logger
+	// Observe times fill waits and sees leases and waits; nil for none.
+	Observe *core.Observe
 }
 
 // DefaultTTL is the shared lifetime when Load is given no slot.

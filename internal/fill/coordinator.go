@@ -158,6 +158,7 @@ func (m *miss) refresh(ctx context.Context, k keys, token string, load core.Load
 // panic, Goexit, a value that is not to be shared or does not encode.
 func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader, o Outcome) core.FillResult {
 	c := m.c
+	defer c.observe(&ctx, core.OpFillLease, m).end()
 	m.set(o, nil)
 	held := true
 	defer func() {
@@ -209,6 +210,7 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader,
 // gave up, and loads locally once Wait is over.
 func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loader, w *watcher) core.FillResult {
 	c := m.c
+	defer c.observe(&ctx, core.OpFillWait, m).end()
 	c.stats.waiting.Add(1)
 	waiting := true
 	defer func() {

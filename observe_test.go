@@ -1,0 +1,249 @@
+package slotcache
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
+)
+
+// opRecorder is an Observer that keeps every operation it saw end, and marks
+// the contexts it returns so that tests can tell the loader got them.
+type opRecorder struct {
+	mu    sync.Mutex
+	ended []ended
+}
+
+type ended struct {
+	op      Operation
+	outcome string
+	err     error
+}
+
+type markKey struct{}
+
+func (r *opRecorder) Start(ctx context.Context, op Operation) (context.Context, func(string, error)) {
+	return context.WithValue(ctx, markKey{}, op.Name), func(outcome string, err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.ended = append(r.ended, ended{op, outcome, err})
+	}
+}
+
+func (r *opRecorder) named(name string) []ended {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ended
+	for _, e := range r.ended {
+		if e.op.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestLoadLatencyIsRecordedPerLoadNotPerHit: a miss adds one duration to
+// LoadLatency by the time its Get returns; hits add nothing.
+func TestLoadLatencyIsRecordedPerLoadNotPerHit(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	slow := func(context.Context, string) (any, error) {
+		time.Sleep(2 * time.Millisecond) // a duration to measure, not a wait for a condition
+		return "v", nil
+	}
+	_, err := e.Get(ctx, "a", slow)
+	require.NoError(t, err)
+	st := e.Stats()
+	require.Equal(t, uint64(1), st.LoadLatency.Count())
+	assert.GreaterOrEqual(t, st.LoadLatency.Sum, 2*time.Millisecond)
+	assert.GreaterOrEqual(t, st.LoadLatency.Quantile(1), 2500*time.Microsecond)
+	for range 100 {
+		_, err = e.Get(ctx, "a", slow)
+		require.NoError(t, err)
+	}
+	st = e.Stats()
+	assert.Equal(t, uint64(100), st.Hits)
+	assert.Equal(t, uint64(1), st.LoadLatency.Count(), "hits are not timed")
+	assert.Zero(t, st.FillWait.Count())
+}
+
+// TestObserverSeesLoadsAndPublishes: the observer hears each load with its
+// error, the loader runs in the context it returned, and invalidations are
+// reported with their publish outcome; named caches carry their name.
+func TestObserverSeesLoadsAndPublishes(t *testing.T) {
+	rec := &opRecorder{}
+	e := newEngine(t, WithObserver(rec))
+	ctx := context.Background()
+	var sawMark any
+	_, err := e.Get(ctx, "a", func(ctx context.Context, _ string) (any, error) {
+		sawMark = ctx.Value(markKey{})
+		return "v", nil
+	})
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	_, err = e.Get(ctx, "b", func(context.Context, string) (any, error) { return nil, boom })
+	require.ErrorIs(t, err, boom)
+
+	loads := rec.named(OperationLoad)
+	require.Len(t, loads, 2)
+	assert.Equal(t, OperationLoad, sawMark, "the loader runs in the observer's context")
+	assert.Equal(t, Operation{Name: OperationLoad, SlotID: "a"}, loads[0].op)
+	assert.NoError(t, loads[0].err)
+	assert.ErrorIs(t, loads[1].err, boom)
+
+	require.NoError(t, e.Invalidate(ctx, "a"))
+	require.NoError(t, e.InvalidateAll(ctx))
+	pubs := rec.named(OperationPublish)
+	require.Len(t, pubs, 2)
+	assert.Equal(t, "a", pubs[0].op.SlotID)
+	assert.Equal(t, "*", pubs[1].op.SlotID)
+
+	c, err := NewCache(e, "users", func(context.Context, string) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	_, err = c.Get(ctx, "u")
+	require.NoError(t, err)
+	loads = rec.named(OperationLoad)
+	require.Len(t, loads, 3, "named caches inherit the observer")
+	assert.Equal(t, "users", loads[2].op.Cache)
+}
+
+// TestTotalsNeverGoBackwardsAcrossReset: Reset zeroes Stats but Totals
+// keeps every count and the histograms, and grows from there.
+func TestTotalsNeverGoBackwardsAcrossReset(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	load := func(context.Context, string) (any, error) { return 1, nil }
+	for _, id := range []string{"a", "b", "a"} {
+		_, err := e.Get(ctx, id, load)
+		require.NoError(t, err)
+	}
+	require.NoError(t, e.Invalidate(ctx, "a"))
+	before := e.Totals()
+	require.Equal(t, uint64(2), before.Loads)
+	require.Equal(t, uint64(1), before.Hits)
+	require.Equal(t, uint64(2), before.LoadLatency.Count())
+
+	e.Reset()
+	assert.Zero(t, e.Stats().Loads)
+	assert.Zero(t, e.Stats().LoadLatency.Count())
+	after := e.Totals()
+	assert.Equal(t, before.Loads, after.Loads)
+	assert.Equal(t, before.Hits, after.Hits)
+	assert.Equal(t, before.Invalidations, after.Invalidations)
+	assert.Equal(t, before.LoadLatency, after.LoadLatency)
+
+	_, err := e.Get(ctx, "c", load)
+	require.NoError(t, err)
+	e.Reset()
+	final := e.Totals()
+	assert.Equal(t, uint64(3), final.Loads)
+	assert.Equal(t, uint64(3), final.LoadLatency.Count())
+
+	// Gauges are levels: the current one, not a sum with what Reset saw.
+	sum := addStats(Stats{Slots: 5, FillWaiting: 3, Loads: 1}, Stats{Slots: 2, FillWaiting: 1, Loads: 1})
+	assert.Equal(t, Stats{Slots: 2, FillWaiting: 1, Loads: 2}, sum)
+}
+
+// TestFillObserverSeesLeaseAndWait: with WithFill, the leader's load runs
+// inside a fill lease and the follower's wait is timed into FillWait and
+// reported with its outcome.
+func TestFillObserverSeesLeaseAndWait(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	p := FillPolicy{Lease: 3 * time.Minute, Wait: 2 * time.Minute, PollMin: time.Minute, PollMax: time.Minute}
+	ra, rb := &opRecorder{}, &opRecorder{}
+	a := ftEngines(t, srv, ch, 1, p, WithLoadTimeout(5*time.Minute), WithObserver(ra))[0]
+	b := ftEngines(t, srv, ch, 1, p, WithLoadTimeout(5*time.Minute), WithObserver(rb))[0]
+
+	g := ftNewGate(func(int32) (any, error) { return "v", nil })
+	leader := getAsync(context.Background(), a, "s", g.load)
+	g.awaitCall(t)
+	follower := getAsync(context.Background(), b, "s", g.load)
+	ftAwaitFollowing(t, b, 1)
+	g.open()
+	require.Equal(t, "v", await(t, leader).v)
+	require.Equal(t, "v", await(t, follower).v)
+
+	leases := ra.named(OperationFillLease)
+	require.Len(t, leases, 1)
+	assert.Equal(t, "leader_load", leases[0].outcome)
+	assert.Empty(t, ra.named(OperationFillWait))
+	waits := rb.named(OperationFillWait)
+	require.Len(t, waits, 1)
+	assert.Equal(t, "follower_woken", waits[0].outcome)
+	assert.Equal(t, uint64(1), b.Stats().FillWait.Count())
+	assert.Zero(t, a.Stats().FillWait.Count())
+	assert.Equal(t, uint64(1), a.Stats().LoadLatency.Count())
+	assert.Equal(t, uint64(1), b.Stats().LoadLatency.Count())
+}
+
+// TestTotalsMonotonicUnderConcurrentReset: with Gets, invalidations and
+// Resets running concurrently, every counter of successive Totals
+// snapshots only grows, which is what Prometheus and OTel need. A Totals
+// that read the retired counts under the lock and the live ones after it
+// fails it only sometimes (one run in three at 5,000 snapshots): a race
+// window, not a certainty.
+func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := string(rune('a' + (i+w)%20))
+				_, _ = e.Get(ctx, id, func(context.Context, string) (any, error) { return i, nil })
+				if i%7 == 0 {
+					_ = e.Invalidate(ctx, id)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				e.Reset()
+			}
+		}
+	}()
+	counters := func(s Stats) map[string]uint64 {
+		out := map[string]uint64{"LoadLatency": s.LoadLatency.Count()}
+		v := reflect.ValueOf(s)
+		for i := range v.NumField() {
+			if name := v.Type().Field(i).Name; v.Field(i).Kind() == reflect.Uint64 && !gauges[name] {
+				out[name] = v.Field(i).Uint()
+			}
+		}
+		return out
+	}
+	prev := counters(e.Totals())
+	for range 1000 {
+		cur := counters(e.Totals())
+		for k, v := range cur {
+			require.GreaterOrEqual(t, v, prev[k], "%s went backwards", k)
+		}
+		prev = cur
+	}
+	close(stop)
+	wg.Wait()
+	assert.Positive(t, prev["Hits"]+prev["Loads"], "the workload ran")
+}
