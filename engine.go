@@ -373,7 +373,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 		err = errors.Join(err, e.env.AwaitLoaders(ctx))
 		if e.own != nil {
-			err = errors.Join(err, e.own.close())
+			err = errors.Join(err, e.own.close(ctx))
 		} else {
 			e.parent.forget(e)
 		}

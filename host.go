@@ -1,6 +1,7 @@
 package slotcache
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -48,11 +49,12 @@ func newHost(cfg config) *host {
 	return h
 }
 
-// close stops what newHost started, once every actor on it has stopped.
-func (h *host) close() error {
+// close stops what newHost started, once every actor on it has stopped,
+// waiting for busy workers until ctx ends.
+func (h *host) close(ctx context.Context) error {
 	h.clock.Stop()
 	h.system.Shutdown()
-	h.workers.Stop()
+	h.workers.Stop(ctx)
 	if h.dialled {
 		if err := h.client.Close(); err != nil {
 			return fmt.Errorf("slotcache: closing the Redis client: %w", err)

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,15 +12,16 @@ import (
 // so that an idle engine holds no worker goroutine.
 const workerIdle = time.Second
 
-// Workers is the dispatcher of an engine's router: it runs a mailbox that
-// has messages on one of a few long-lived goroutines instead of a new
-// goroutine each time. protoactor's default dispatcher starts a goroutine
-// per run of a mailbox; each starts with a small stack that the actor's
-// call chain outgrows, and the stack copies took 40% of a cold miss's CPU
-// in the profile. A worker's stack has grown once. When every worker is
-// busy and there are as many as there are processors twice over, a run
-// gets its own goroutine as before, so no mailbox ever waits for another;
-// a worker idle for workerIdle exits.
+// Workers run an engine's router mailbox and its loads on long-lived
+// goroutines instead of a new goroutine each time. protoactor's default
+// dispatcher starts a goroutine per run of a mailbox, and a load had one of
+// its own; each starts with a small stack that the actor's call chain (a
+// loader goroutine runs its slot's actor in place when it reports back)
+// outgrows, and the stack copies took 40% of a cold miss's CPU in the
+// profile. A worker's stack has grown once. Workers start on demand, up to
+// maxWorkers (loads may block on I/O, so more than the processors); past
+// that, a run gets its own goroutine as before, so nothing ever waits for
+// a worker. A worker idle for workerIdle exits.
 type Workers struct {
 	work       chan func()
 	quit       chan struct{}
@@ -29,13 +31,15 @@ type Workers struct {
 	throughput int
 }
 
-// NewWorkers returns a dispatcher that starts workers on demand, up to two
-// per processor.
+// maxWorkers bounds the workers: eight per processor, at least 32.
+func maxWorkers() int32 { return int32(max(32, 8*runtime.GOMAXPROCS(0))) }
+
+// NewWorkers returns workers that start on demand.
 func NewWorkers() *Workers {
 	return &Workers{
 		work:       make(chan func()),
 		quit:       make(chan struct{}),
-		max:        int32(max(4, 2*runtime.GOMAXPROCS(0))),
+		max:        maxWorkers(),
 		throughput: 300,
 	}
 }
@@ -81,11 +85,21 @@ func (w *Workers) loop(fn func()) {
 // handles before it yields (protoactor's default).
 func (w *Workers) Throughput() int { return w.throughput }
 
-// Stop ends the workers once they finish what they run. Mailboxes
-// scheduled afterwards get goroutines of their own.
-func (w *Workers) Stop() {
+// Stop ends the workers once they finish what they run, waiting for them
+// until ctx ends: a worker running a loader that ignores its context is
+// left behind, as Shutdown leaves such loaders. Runs scheduled afterwards
+// get goroutines of their own.
+func (w *Workers) Stop(ctx context.Context) {
 	close(w.quit)
-	w.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // inline is the dispatcher of slot actors: a slot's mailbox runs on the

@@ -140,6 +140,7 @@ type cell struct {
 	h         *core.Handle
 	b         *core.Binding
 	idleQ     *idleQueue // the router's
+	run       *Workers   // runs the slot's loads
 	queued    bool       // in idleQ, or its tick is on its way
 	idleSince int64      // clock time the actor last became idle
 }

@@ -87,11 +87,12 @@ func (p *countingPolicy) Invalidated(string) bool {
 }
 
 type rig struct {
-	idle   *idleQueue
-	ended  chan struct{} // closed when the test ends
-	env    *core.Env
-	dir    *core.DirWriter
-	policy *countingPolicy
+	idle    *idleQueue
+	workers *Workers      // run the loads
+	ended   chan struct{} // closed when the test ends
+	env     *core.Env
+	dir     *core.DirWriter
+	policy  *countingPolicy
 }
 
 func newRig(t *testing.T, passivateAfter time.Duration) *rig {
@@ -107,6 +108,8 @@ func newRig(t *testing.T, passivateAfter time.Duration) *rig {
 		PassivateAfter: passivateAfter, Logger: slog.New(slog.DiscardHandler),
 		PolicyFor: func(string) core.Policy { return p },
 	}, dir)
+	workers := NewWorkers()
+	t.Cleanup(func() { workers.Stop(context.Background()) }) // cleanups run last-first: this one after the loaders have returned
 	ended := make(chan struct{})
 	t.Cleanup(func() {
 		close(ended)
@@ -117,7 +120,7 @@ func newRig(t *testing.T, passivateAfter time.Duration) *rig {
 		env.Clock.Stop()
 		system.Shutdown()
 	})
-	return &rig{idle: newIdleQueue(env), ended: ended, env: env, dir: w, policy: p}
+	return &rig{idle: newIdleQueue(env), workers: workers, ended: ended, env: env, dir: w, policy: p}
 }
 
 // block is a loader that returns only once the test has ended, whatever
@@ -148,7 +151,7 @@ func (r *rig) router() *router { return &router{env: r.env, dir: r.dir, idle: r.
 
 // slotFor returns an incarnation of an actor bound to b.
 func (r *rig) slotFor(b *core.Binding) *slot {
-	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b, idleQ: r.idle}}, flights: make(map[uint64]*flight)}
+	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b, idleQ: r.idle, run: r.workers}}, flights: make(map[uint64]*flight)}
 }
 
 // done is flight f's end as its loader goroutine reports it: f itself, with
@@ -587,7 +590,7 @@ func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	w.Schedule(func() { close(ran) })
 	<-ran
 	assert.EqualValues(t, 1, w.running.Load())
-	w.Stop()
+	w.Stop(context.Background())
 	assert.Zero(t, w.running.Load(), "Stop ended the worker")
 	done := make(chan struct{})
 	w.Schedule(func() { close(done) }) // after Stop: a goroutine of its own

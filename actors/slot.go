@@ -67,10 +67,10 @@ type slot struct {
 	current *flight            // the flight new waiters join, if still current
 }
 
-// slotProps returns the props of a slot actor born bound to b, running on
-// w, waiting to passivate in q.
+// slotProps returns the props of a slot actor born bound to b, running in
+// place (see inline), its loads on w, waiting to passivate in q.
 func slotProps(env *core.Env, b *core.Binding, w *Workers, q *idleQueue) *actor.Props {
-	c := &cell{h: b.H, b: b, idleQ: q}
+	c := &cell{h: b.H, b: b, idleQ: q, run: w}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
 	}, actor.WithDispatcher(inline{}))
@@ -186,7 +186,8 @@ func (s *slot) start(ctx actor.Context, caller context.Context, gen, epoch uint6
 	s.flights[f.id] = f
 	s.current = f
 	s.env.LoaderStarted()
-	go runLoader(f, s.h.ID, s.h.Owned.LastLoad)
+	id, load := s.h.ID, s.h.Owned.LastLoad
+	s.run.Schedule(func() { runLoader(f, id, load) })
 	return f
 }
 
