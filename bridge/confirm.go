@@ -161,26 +161,10 @@ func (s *Sub) publishCounted(ctx context.Context, slotID string, payload []byte)
 	if s.out.pending() {
 		return 0, errors.New("older invalidations are still queued")
 	}
-	if s.prepare != nil {
-		if err := s.prepare(ctx, slotID); err != nil {
-			return 0, err
-		}
+	if err := s.prepared(ctx, slotID); err != nil {
+		return 0, err
 	}
-	type result struct {
-		n   int64
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { // abandoned on ctx's end; see Bridge.publish
-		n, err := s.b.cfg.Client.Publish(ctx, s.channel, payload).Result()
-		done <- result{n, err}
-	}()
-	select {
-	case r := <-done:
-		return r.n, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+	return s.b.publish(ctx, s.channel, payload)
 }
 
 // answer tells origin that its confirmed invalidation id was applied here,
@@ -191,7 +175,7 @@ func (s *Sub) answer(id, origin string) {
 	b.async(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
 		defer cancel()
-		if err := b.publish(ctx, ackChannel(s.channel, origin), payload); err != nil {
+		if _, err := b.publish(ctx, ackChannel(s.channel, origin), payload); err != nil {
 			b.cfg.Logger.Debug("slotcache: could not confirm an invalidation", "channel", s.channel, "err", err)
 		}
 	})

@@ -125,8 +125,17 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	if s.out.pending() {
 		return s.enqueue(ctx, slotID, nil, nil)
 	}
+	// The attempt is abandoned on ctx's end (see Bridge.publish), but its
+	// outcome is Redis's own answer, however late: the drainer waits for it
+	// (see landed), so that a publish Redis took late is not sent twice.
 	att := make(chan error, 1)
-	go func() { att <- s.publishNow(ctx, slotID) }() // abandoned on ctx's end; see Bridge.publish
+	go func() {
+		err := s.prepared(ctx, slotID)
+		if err == nil {
+			err = s.b.cfg.Client.Publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)).Err()
+		}
+		att <- err
+	}()
 	select {
 	case err := <-att:
 		if err == nil {
@@ -141,12 +150,20 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	}
 }
 
-// publishNow prepares and publishes one invalidation.
+// publishNow prepares and publishes one invalidation, giving up when ctx
+// ends.
 func (s *Sub) publishNow(ctx context.Context, slotID string) error {
-	if s.prepare != nil {
-		if err := s.prepare(ctx, slotID); err != nil {
-			return err
-		}
+	if err := s.prepared(ctx, slotID); err != nil {
+		return err
 	}
-	return s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
+	_, err := s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
+	return err
+}
+
+// prepared runs the SetPrepare function, if any, for slotID.
+func (s *Sub) prepared(ctx context.Context, slotID string) error {
+	if s.prepare == nil {
+		return nil
+	}
+	return s.prepare(ctx, slotID)
 }
