@@ -452,3 +452,43 @@ func TestNoJoiningALoadOlderThanTheBound(t *testing.T) {
 	require.Equal(t, result{int64(0), nil}, <-first, "the first Get started before the invalidation")
 	require.Equal(t, result{int64(1), nil}, <-second)
 }
+
+// TestStalenessBoundReachesNamedCaches: a named cache shares its engine's
+// subscription and heartbeat (NewCache), so the heartbeat's watermark must
+// reach it as it reaches the engine: on a healthy link, entries of both
+// outlive the bound (no reload a heartbeat could have spared); once the
+// link is partitioned, the watermark stops and an entry of either lives
+// at most the bound after its load.
+func TestStalenessBoundReachesNamedCaches(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	const heartbeat, bound = 50 * time.Millisecond, 250 * time.Millisecond
+	e := rtEngine(t, shortClient(t, proxy.Addr()), rtChannel(t), WithHeartbeat(heartbeat), WithMaxStaleness(bound))
+	var l rtLoader
+	c, err := NewCache[any](e, "named", l.load)
+	require.NoError(t, err)
+	caches := map[string]*Engine{"engine": e, "named cache": c.e}
+	for _, x := range caches {
+		rtReady(t, x)
+	}
+
+	for name, x := range caches {
+		rtGet(t, x, name, &l)
+	}
+	time.Sleep(3 * bound) // the bound has to pass, nothing else
+	for name, x := range caches {
+		if st := x.Stats(); st.Subscriptions > 1 || st.HeartbeatMisses > 0 {
+			t.Skip("a loaded machine took a slow echo for a dead link, which flushes; nothing to check")
+		}
+		require.True(t, x.Cached(name), "the %s dropped its entry after the bound on a healthy link: no watermark reached it", name)
+	}
+
+	proxy.Partition()
+	t.Cleanup(proxy.Heal)
+	require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll)
+	for name, x := range caches {
+		rtGet(t, x, name, &l) // loaded after the heartbeat miss's flush
+		require.Eventually(t, func() bool { return !x.Cached(name) }, rtWait, rtPoll,
+			"the %s kept serving an entry longer than the bound while partitioned", name)
+	}
+}
