@@ -492,3 +492,35 @@ func TestStalenessBoundReachesNamedCaches(t *testing.T) {
 			"the %s kept serving an entry longer than the bound while partitioned", name)
 	}
 }
+
+// TestQueuedInvalidationOutlivesItsNamedCache: a named cache's
+// invalidations are queued on its engine's bridge (NewCache shares it), and
+// closing the named cache does not lose them: they reach the other
+// instances once Redis is back, as the engine's own do, and are dropped
+// (counted) only when the engine closes.
+func TestQueuedInvalidationOutlivesItsNamedCache(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	ch := rtChannel(t)
+	writer := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	var l rtLoader
+	w, err := NewCache[any](writer, "named", l.load)
+	require.NoError(t, err)
+	r, err := NewCache[any](reader, "named", l.load)
+	require.NoError(t, err)
+	for _, x := range []*Engine{w.e, r.e} {
+		rtReady(t, x)
+	}
+	rtGet(t, r.e, "x", &l)
+
+	proxy.Down()
+	err = rtWithin(t, "Invalidate", func() error { return w.Invalidate(context.Background(), "x") })
+	require.ErrorIs(t, err, ErrQueued)
+	require.NoError(t, rtWithin(t, "Close", w.Close))
+	require.True(t, r.Cached("x"), "nothing reached the reader while the writer's Redis was away")
+
+	proxy.Up()
+	require.Eventually(t, func() bool { return !r.Cached("x") }, rtWait, rtPoll,
+		"the invalidation queued by a named cache was lost when it closed")
+}

@@ -60,7 +60,9 @@ func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 }
 
 // Detach removes the channel from the subscription; its handler hears
-// nothing more.
+// nothing more. Invalidations still in its outbox are published all the
+// same once Redis answers (the other instances need them), or dropped and
+// counted when the bridge closes.
 func (s *Sub) Detach() {
 	b := s.b
 	b.mu.Lock()
