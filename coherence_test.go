@@ -84,7 +84,7 @@ func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRe
 					continue
 				}
 				mu.Lock()
-				reads = append(reads, hsRead{inst: i, slot: slot, version: v.(int64), start: start})
+				reads = append(reads, hsRead{inst: i, slot: slot, version: hsVersion(v), start: start})
 				mu.Unlock()
 				time.Sleep(time.Millisecond) // a request rate, not a wait for anything
 			}
@@ -129,14 +129,23 @@ func hsViolations(writes []hsWrite, reads []hsRead, bound time.Duration) []strin
 	return bad
 }
 
-// hsEngines starts one engine per client with the test bound.
-func hsEngines(t *testing.T, channel string, clients []redis.UniversalClient, bound time.Duration) []*Engine {
+// hsVersion is the version a Get returned: an int64 from the source, a
+// float64 from the shared tier's JSON (WithFill).
+func hsVersion(v any) int64 {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	return v.(int64)
+}
+
+// hsEngines starts one engine per client with the test bound and opts.
+func hsEngines(t *testing.T, channel string, clients []redis.UniversalClient, bound time.Duration, opts ...Option) []*Engine {
 	t.Helper()
 	engines := make([]*Engine, len(clients))
 	for i, c := range clients {
-		engines[i] = rtEngine(t, c, channel,
+		engines[i] = rtEngine(t, c, channel, append([]Option{
 			WithHeartbeat(hsHeartbeat), WithMaxStaleness(bound),
-			WithPublishTimeout(100*time.Millisecond))
+			WithPublishTimeout(100 * time.Millisecond)}, opts...)...)
 	}
 	return engines
 }
@@ -156,6 +165,15 @@ func shortClient(t *testing.T, addr string) *redis.Client {
 // or the network can inflict, and checks that no read violates the bound.
 func TestStalenessBoundUnderFaults(t *testing.T) { stalenessUnderFaults(t, 1) }
 
+// TestStalenessBoundUnderFaultsWithFill is TestStalenessBoundUnderFaults
+// with the shared tier: a value filled from Redis counts as loaded when
+// the local load started, however long ago the shared copy was loaded,
+// which holds because every invalidation deletes the shared copy before
+// it is published.
+func TestStalenessBoundUnderFaultsWithFill(t *testing.T) {
+	stalenessUnderFaults(t, 1, WithFill(FillPolicy{}))
+}
+
 // TestStalenessSoak repeats TestStalenessBoundUnderFaults for
 // SLOTCACHE_SOAK_ROUNDS rounds (default 100, about ten minutes): rare
 // interleavings show up only in long runs. make soak runs it.
@@ -170,7 +188,7 @@ func TestStalenessSoak(t *testing.T) {
 	stalenessUnderFaults(t, rounds)
 }
 
-func stalenessUnderFaults(t *testing.T, rounds int) {
+func stalenessUnderFaults(t *testing.T, rounds int, opts ...Option) {
 	faults := []struct {
 		name  string
 		fault func(srv *redistest.Server, proxy *redistest.Proxy)
@@ -204,7 +222,7 @@ func stalenessUnderFaults(t *testing.T, rounds int) {
 			if f.down {
 				srv.Kill()
 			}
-			engines := hsEngines(t, rtChannel(t), clients, hsStaleness)
+			engines := hsEngines(t, rtChannel(t), clients, hsStaleness, opts...)
 			if !f.down {
 				for _, e := range engines {
 					rtReady(t, e)
@@ -215,6 +233,13 @@ func stalenessUnderFaults(t *testing.T, rounds int) {
 			require.NotEmpty(t, reads)
 			bad := hsViolations(writes, reads, hsStaleness)
 			require.Empty(t, bad, "%d of %d reads violate the bound", len(bad), len(reads))
+			if engines[0].filler != nil {
+				var shared uint64
+				for _, e := range engines {
+					shared += e.Stats().FillSharedHits
+				}
+				require.NotZero(t, shared, "no read came from the shared tier")
+			}
 		})
 	}
 }
@@ -319,7 +344,7 @@ func TestInvalidateConfirmedReadYourWrites(t *testing.T) {
 			for _, r := range engines {
 				v, err := r.Get(ctx, "s0", src.load)
 				require.NoError(t, err)
-				if v.(int64) != version {
+				if hsVersion(v) != version {
 					stale[confirmed]++
 				}
 			}
