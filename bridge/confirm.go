@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -29,21 +28,6 @@ var ErrUnconfirmed = errors.New("invalidation not confirmed by every subscriber"
 type ackMessage struct {
 	Ack    string `json:"ack"`
 	Origin string `json:"_origin"`
-}
-
-// confirmMessage is an invalidation that asks for answers.
-type confirmMessage struct {
-	SlotID  string `json:"slotId"`
-	Origin  string `json:"_origin"`
-	Confirm string `json:"confirm"`
-}
-
-func encodeJSON(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // strings always encode
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // ackChannel is where the instances answer origin's confirmed
@@ -134,7 +118,7 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	defer s.confirms.close(id)
 
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	n, err := s.publishCounted(pctx, slotID, encodeJSON(confirmMessage{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+	n, err := s.publishCounted(pctx, slotID, encodeJSON(message{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
 	cancel()
 	if err != nil {
 		s.stats.publishErrors.Add(1)
