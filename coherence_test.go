@@ -247,11 +247,7 @@ func stalenessUnderFaults(t *testing.T, rounds int, opts ...Option) {
 // TestStalenessBoundSentinelFailover runs the history across a Sentinel
 // failover, the engines configured by FromEnv.
 func TestStalenessBoundSentinelFailover(t *testing.T) {
-	primary := redistest.Start(t)
-	redistest.StartReplica(t, primary)
-	ss := redistest.StartSentinels(t, primary, 1, 3)
-	t.Setenv("REDIS_URL", ss.URL())
-	t.Setenv("REDIS_CLUSTER_URL", "")
+	primary, ss := sentinelEnv(t)
 	ch := rtChannel(t)
 	var engines []*Engine
 	for range hsInstances {
