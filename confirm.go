@@ -45,7 +45,7 @@ func (e *Engine) InvalidateAllConfirmed(ctx context.Context) error {
 // answer, at most DefaultConfirmWait unless ctx has a deadline.
 func (e *Engine) publishConfirmed(ctx context.Context, slotID string) error {
 	if e.sub == nil {
-		return e.publishInvalidation(ctx, slotID)
+		return nil // without Redis: Invalidate
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
