@@ -256,16 +256,15 @@ func (s *Sub) landed(attempts map[string]<-chan error) map[string]bool {
 	if len(attempts) == 0 {
 		return nil
 	}
-	b := s.b
-	t := time.NewTimer(b.cfg.PublishTimeout)
-	defer t.Stop()
+	// One bound for them all: a publish on a dead link may never answer.
+	ctx, cancel := context.WithTimeout(s.b.ctx, s.b.cfg.PublishTimeout)
+	defer cancel()
 	landed := make(map[string]bool, len(attempts))
 	for id, att := range attempts {
 		select {
 		case err := <-att:
 			landed[id] = err == nil
-		case <-t.C:
-		case <-b.ctx.Done():
+		case <-ctx.Done():
 		}
 		if !landed[id] {
 			s.stats.publishErrors.Add(1)

@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -64,4 +66,22 @@ func TestOutboxKeepsTheLatestAttempt(t *testing.T) {
 	_, _, attempts, _ := o.take()
 	require.Contains(t, attempts, "a")
 	require.NotContains(t, attempts, "b")
+}
+
+// TestLandedWaitsOnePublishTimeoutInAll: the drainer waits for publishes
+// that did not answer in time, but for one publish timeout in all, however
+// many there are: a publish on a dead link (ReadTimeout -1) never answers.
+func TestLandedWaitsOnePublishTimeoutInAll(t *testing.T) {
+	b := &Bridge{cfg: Config{PublishTimeout: 20 * time.Millisecond}, ctx: context.Background()}
+	s := &Sub{b: b}
+	never := make(chan error)
+	done := make(chan map[string]bool, 1)
+	go func() { done <- s.landed(map[string]<-chan error{"x": never, "y": never, "z": never}) }()
+	select {
+	case landed := <-done:
+		require.Empty(t, landed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drainer still waits for publishes that never answer")
+	}
+	require.Equal(t, uint64(3), s.stats.publishErrors.Load())
 }
