@@ -111,6 +111,16 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("slotcache: publish invalidation of %q to %q: bridge closed: %w", slotID, s.channel, err)
 	}
+	queue := func(cause error) error {
+		ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+		defer cancel()
+		return s.enqueue(ctx, slotID, cause, nil)
+	}
+	if s.out.pending() {
+		// Older invalidations wait in the outbox: this one goes behind
+		// them, not to overtake them, unconfirmed. No publish failed.
+		return queue(nil)
+	}
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	id := hex.EncodeToString(raw[:])
@@ -118,13 +128,15 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	defer s.confirms.close(id)
 
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	n, err := s.publishCounted(pctx, slotID, encodeJSON(message{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+	err := s.prepared(pctx, slotID)
+	var n int64
+	if err == nil {
+		n, err = b.publish(pctx, s.channel, encodeJSON(message{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+	}
 	cancel()
 	if err != nil {
 		s.stats.publishErrors.Add(1)
-		qctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-		defer cancel()
-		return s.enqueue(qctx, slotID, err, nil)
+		return queue(err)
 	}
 	s.confirms.expect(p, int(n))
 	select {
@@ -135,20 +147,6 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 		return fmt.Errorf("slotcache: invalidation of %q on %q: %w: %d of %d subscribers did not answer: %w",
 			slotID, s.channel, ErrUnconfirmed, expected-got, expected, ctx.Err())
 	}
-}
-
-// publishCounted is publishNow for a prepared payload, returning the
-// number of subscribers PUBLISH reached. Older queued invalidations are
-// not overtaken: while the outbox holds any, this fails like a publish
-// Redis did not take, so that the caller queues behind them.
-func (s *Sub) publishCounted(ctx context.Context, slotID string, payload []byte) (int64, error) {
-	if s.out.pending() {
-		return 0, errors.New("older invalidations are still queued")
-	}
-	if err := s.prepared(ctx, slotID); err != nil {
-		return 0, err
-	}
-	return s.b.publish(ctx, s.channel, payload)
 }
 
 // answer tells origin that its confirmed invalidation id was applied here,

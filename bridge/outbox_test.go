@@ -122,3 +122,30 @@ func TestOutboxDoesNotRepublishALatePublish(t *testing.T) {
 	require.Zero(t, st.PublishErrors, "a publish that landed is no publish error")
 	require.Zero(t, st.Retried)
 }
+
+// TestConfirmedQueuedBehindOthers: while older invalidations wait in the
+// outbox, a confirmed one queues behind them without a publish of its own
+// (it would overtake them), so it is no publish error; it goes out after
+// them once Redis is back.
+func TestConfirmedQueuedBehindOthers(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	ch := uniqueChannel(t)
+	listener := rawSubscribe(t, srv.Client(t), ch)
+	b := startBridge(t, proxiedClient(t, proxy), ch, "origin-a", newRecorder(),
+		withHeartbeat(20*time.Millisecond), withPublishTimeout(100*time.Millisecond))
+	waitReady(t, b)
+
+	proxy.Down()
+	require.ErrorIs(t, b.Publish(context.Background(), "x"), bridge.ErrQueued)
+	require.Eventually(t, func() bool { return b.Stats().PublishErrors == 1 }, waitFor, poll)
+	require.ErrorIs(t, b.Primary().PublishConfirmed(context.Background(), "y"), bridge.ErrQueued)
+	st := b.Stats()
+	require.Equal(t, uint64(2), st.Queued)
+	require.Equal(t, uint64(1), st.PublishErrors, "y was queued behind x, never published")
+
+	proxy.Up()
+	for _, want := range []string{"x", "y"} {
+		require.Equal(t, string(bridge.Encode(want, "origin-a")), receive(t, listener).Payload)
+	}
+}
