@@ -250,8 +250,7 @@ func (s *Sub) drain() {
 
 // landed waits, within one publish timeout, for the publishes that did not
 // answer in time, and returns the slots whose publish Redis took after all.
-// The others failed (or are still unanswered) and count as publish errors;
-// they are published again.
+// The others failed (or are still unanswered) and are published again.
 func (s *Sub) landed(attempts map[string]<-chan error) map[string]bool {
 	if len(attempts) == 0 {
 		return nil
@@ -265,9 +264,6 @@ func (s *Sub) landed(attempts map[string]<-chan error) map[string]bool {
 		case err := <-att:
 			landed[id] = err == nil
 		case <-ctx.Done():
-		}
-		if !landed[id] {
-			s.stats.publishErrors.Add(1)
 		}
 	}
 	return landed

@@ -83,5 +83,4 @@ func TestLandedWaitsOnePublishTimeoutInAll(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the drainer still waits for publishes that never answer")
 	}
-	require.Equal(t, uint64(3), s.stats.publishErrors.Load())
 }

@@ -17,7 +17,9 @@ type Stats struct {
 	// Malformed counts ignored messages: bad JSON, wrong types, missing
 	// slotId, or over the size limit.
 	Malformed uint64
-	// PublishErrors counts failed publishes.
+	// PublishErrors counts publishes Redis failed or refused, each once,
+	// when its answer comes (one that never answers is counted in Queued
+	// only); the outbox's retries are not counted again.
 	PublishErrors uint64
 	// Subscriptions counts confirmed subscriptions, the first included;
 	// every one after the first is a resubscription that flushed the cache.

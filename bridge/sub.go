@@ -130,11 +130,16 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	// The attempt is abandoned on ctx's end (see Bridge.publish), but its
 	// outcome is Redis's own answer, however late: the drainer waits for it
 	// (see landed), so that a publish Redis took late is not sent twice.
+	// It counts as a publish error once that answer says it failed, even if
+	// a newer invalidation superseded it in the outbox meanwhile.
 	att := make(chan error, 1)
 	go func() {
 		err := s.prepared(ctx, slotID)
 		if err == nil {
 			err = s.b.cfg.Client.Publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)).Err()
+		}
+		if err != nil {
+			s.stats.publishErrors.Add(1)
 		}
 		att <- err
 	}()
@@ -143,11 +148,8 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 		if err == nil {
 			return nil
 		}
-		s.stats.publishErrors.Add(1)
 		return s.enqueue(ctx, slotID, err, nil)
 	case <-ctx.Done():
-		// Redis may still take it: the drainer finds out before publishing
-		// it again. It counts as a publish error only if it failed.
 		return s.enqueue(ctx, slotID, ctx.Err(), att)
 	}
 }
