@@ -147,6 +147,32 @@ func (r *rig) boundSlot(id string) (*slot, *core.Handle, *core.Binding) {
 	return r.slotFor(b), h, b
 }
 
+// loading returns a slot actor bound to a new handle, with one Get
+// delivered: its load is in flight (the loader blocks until the test
+// ends), s.current is its flight, and reply gets the Get's answer.
+func (r *rig) loading(id string) (s *slot, h *core.Handle, b *core.Binding, c *fakeCtx, reply chan messages.Result) {
+	s, h, b = r.boundSlot(id)
+	c = newFakeCtx()
+	g, reply := get(r.block)
+	c.deliver(s, g)
+	return s, h, b, c, reply
+}
+
+// routedThenReleased routes a Get for id through rt, which binds an actor,
+// and then has that actor take the Get and release the slot, as an idle
+// actor does.
+func (r *rig) routedThenReleased(t *testing.T, rt *router, c *fakeCtx, id string) (*core.Handle, *core.Binding) {
+	t.Helper()
+	g, _ := get(r.block)
+	c.deliver(rt, &messages.Route{ID: id, Msg: g})
+	h, ok := r.dir.Directory().Load(id)
+	require.True(t, ok)
+	b := h.Binding()
+	b.Took()
+	require.True(t, b.Release())
+	return h, b
+}
+
 func (r *rig) router() *router { return &router{env: r.env, dir: r.dir, idle: r.idle} }
 
 // slotFor returns an incarnation of an actor bound to b.
@@ -201,13 +227,9 @@ func TestRouterRoutesToBoundActor(t *testing.T) {
 func TestRouterRebindsAfterRelease(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
-	h, _ := r.dir.Directory().Load("s")
-	old := h.Binding()
-	old.Took()
-	require.True(t, old.Release())
+	h, old := r.routedThenReleased(t, rt, c, "s")
 
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
 	assert.Equal(t, 2, c.spawned)
 	assert.NotSame(t, old, h.Binding())
@@ -403,10 +425,7 @@ func TestIdleQueueTicksDueActors(t *testing.T) {
 // passivates like any other (no leaked actor).
 func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 	r := newRig(t, 0)
-	s, _, b := r.boundSlot("s")
-	c := newFakeCtx()
-	g, reply := get(r.block)
-	c.deliver(s, g)
+	s, _, b, c, reply := r.loading("s")
 	f := s.current
 
 	pe := &core.PanicError{Slot: "s", Value: "boom"}
@@ -439,10 +458,7 @@ func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
 	r := newRig(t, 0)
 	r.policy.ttl = time.Minute
-	s, h, _ := r.boundSlot("s")
-	c := newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(s, g)
+	s, h, _, c, _ := r.loading("s")
 	id := s.current.id
 
 	q := &shareDecision{flight: id, value: "v", reply: make(chan core.Share, 1)}
@@ -458,10 +474,7 @@ func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
 // loading: an invalidation that overtook the load refuses to share it.
 func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
 	r := newRig(t, 0)
-	s, h, _ := r.boundSlot("s")
-	c := newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(s, g)
+	s, h, _, c, _ := r.loading("s")
 	h.Invalidate()
 	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan core.Share, 1)}
 	c.deliver(s, q)
@@ -487,10 +500,7 @@ func TestSlotCachingDecision(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0)
 			r.policy.ttl = tc.ttl
-			s, h, _ := r.boundSlot("s")
-			c := newFakeCtx()
-			g, reply := get(r.block)
-			c.deliver(s, g)
+			s, h, _, c, reply := r.loading("s")
 			c.deliver(s, done(s.current, tc.res))
 			assert.Equal(t, "v", (<-reply).Value, "the waiters get the value either way")
 			assert.Equal(t, tc.hooks, r.policy.loaded.Load())
@@ -534,16 +544,12 @@ func TestSlotFailedReloadBacksOff(t *testing.T) {
 func TestRouterBindsPooledActor(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(rt, &messages.Route{ID: "a", Msg: g})
-	a, _ := r.dir.Directory().Load("a")
-	b := a.Binding()
-	b.Took()
-	require.True(t, b.Release())
+	_, b := r.routedThenReleased(t, rt, c, "a")
 	c.deliver(rt, &released{b: b})
 	require.Equal(t, []*actor.PID{b.PID}, rt.pool)
 	c.take()
 
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "b", Msg: g})
 	assert.Equal(t, 1, c.spawned, "the pooled actor was reused")
 	assert.Empty(t, rt.pool)
