@@ -618,3 +618,19 @@ func (c *onInvalidateCounter) OnInvalidate(string) bool {
 	c.n.Add(1)
 	return false
 }
+
+// Without behaviours, a flush does not walk the slots: the epoch hides
+// every entry at once, and the sweep frees them.
+func TestInvalidateAllWithoutBehaviourFreesBySweep(t *testing.T) {
+	e := newEngine(t, WithPassivateAfter(0))
+	for i := range 1000 {
+		mustGet(t, e, fmt.Sprint("s", i), identity)
+	}
+	require.EqualValues(t, 1000, e.Stats().Slots)
+	require.NoError(t, e.InvalidateAll(context.Background()))
+	for i := range 1000 {
+		require.False(t, e.Cached(fmt.Sprint("s", i)), "an entry is served after InvalidateAll")
+	}
+	require.Eventually(t, func() bool { return e.Stats().Slots == 0 }, wait, time.Millisecond, "the sweep never freed the flushed entries")
+	assert.EqualValues(t, 1000, e.Stats().EvictedInvalidated)
+}

@@ -95,7 +95,7 @@ type rig struct {
 	policy  *countingPolicy
 }
 
-func newRig(t *testing.T, passivateAfter time.Duration) *rig {
+func newRig(t testing.TB, passivateAfter time.Duration) *rig {
 	t.Helper()
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
@@ -601,4 +601,36 @@ func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	done := make(chan struct{})
 	w.Schedule(func() { close(done) }) // after Stop: a goroutine of its own
 	<-done
+}
+
+// BenchmarkRouterInvalidateAllWalk: the router's walk of an InvalidateAll
+// over 100 000 slots without actors, each holding an entry: the work a
+// flush costs when behaviours must run for every slot.
+func BenchmarkRouterInvalidateAllWalk(b *testing.B) {
+	r := newRig(b, 0)
+	rt, c := r.router(), newFakeCtx()
+	handles := make([]*core.Handle, 100_000)
+	for i := range handles {
+		h := core.NewHandle(fmt.Sprint("s", i), r.policy)
+		r.dir.Store(h)
+		handles[i] = h
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for _, h := range handles {
+			if _, ok := r.dir.Directory().Load(h.ID); !ok {
+				r.dir.Store(h)
+			}
+			r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+		}
+		r.env.Flush()
+		b.StartTimer()
+		c.deliver(rt, &messages.InvalidateAll{})
+		for len(c.sent) > 0 {
+			step := c.sent[len(c.sent)-1].msg
+			c.sent = c.sent[:len(c.sent)-1]
+			c.deliver(rt, step)
+		}
+	}
 }
