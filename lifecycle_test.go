@@ -142,14 +142,8 @@ func TestLifecycleInvalidateAllRunsOnInvalidateForPassivatedSlots(t *testing.T) 
 // the previous one had failed.
 func TestLifecycleFailedReloadBacksOff(t *testing.T) {
 	e := newEngine(t, WithTTL(time.Second), WithBehaviour(StaleWhileRevalidate(time.Hour)))
-	fail := errors.New("backend down")
 	var calls atomic.Int32
-	load := func(context.Context, string) (any, error) {
-		if calls.Add(1) == 1 {
-			return "v", nil
-		}
-		return nil, fail
-	}
+	load := workingOnce(&calls)
 	require.Equal(t, "v", mustGet(t, e, "s", load))
 	// Past the TTL a hit serves the stale value and starts a reload, which
 	// fails.
