@@ -209,9 +209,10 @@ func TestFillFailingLeaderHandsOver(t *testing.T) {
 // ftOvertakenLeader runs the slow-leader scenario on n engines with opts:
 // engine 0's leader loads slowValue for longer than its lease, engine 1
 // takes the lock, loads "second#1" (counted in calls) and commits, then the
-// slow leader returns and its commit is rejected. It returns the engines
-// and the slow leader's gate.
-func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, opts ...Option) ([]*Engine, *ftGate) {
+// slow leader returns and its commit is rejected. warm, if not nil, runs on
+// engine 0 before its leader starts. It returns the engines and the slow
+// leader's gate.
+func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, warm func(*Engine), opts ...Option) ([]*Engine, *ftGate) {
 	t.Helper()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -219,6 +220,9 @@ func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, 
 	p := FillPolicy{Lease: 200 * time.Millisecond, Wait: 100 * time.Millisecond, PollMin: 5 * time.Millisecond, PollMax: 20 * time.Millisecond}
 	es := ftEngines(t, srv, ch, n, p, opts...)
 	a, b := es[0], es[1]
+	if warm != nil {
+		warm(a)
+	}
 
 	slow := ftNewGate(func(int32) (any, error) { return slowValue, nil })
 	leader := getAsync(context.Background(), a, "s", slow.load)
@@ -243,7 +247,7 @@ func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, 
 // rejected: every engine ends up with the second value.
 func TestFillSlowLeaderNeverCommitsStale(t *testing.T) {
 	var calls atomic.Int32
-	es, slow := ftOvertakenLeader(t, 3, "slow", &calls)
+	es, slow := ftOvertakenLeader(t, 3, "slow", &calls, nil)
 	for _, e := range es {
 		v, err := ftGet(t, e, "s", ftCount(&calls, "more"))
 		require.NoError(t, err)

@@ -204,7 +204,7 @@ func TestLifecycleFillRejectedCommitIsNotCached(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			es, _ := ftOvertakenLeader(t, 2, tc.slow, &calls, WithBehaviour(tc.behaviour))
+			es, _ := ftOvertakenLeader(t, 2, tc.slow, &calls, nil, WithBehaviour(tc.behaviour))
 			a := es[0]
 
 			v, err := ftGet(t, a, "s", ftCount(&calls, "more"))
