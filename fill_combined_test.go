@@ -2,8 +2,9 @@ package slotcache
 
 // WithFill combined with the features a user turns on beside it: the slot
 // limit (WithMaxSlots), named caches (NewCache), stale-while-revalidate,
-// a behaviour that takes both lifetimes from the value with refresh-ahead,
-// and Redis dying while a lease winner refreshes the shared copy. Each
+// and a behaviour that takes both lifetimes from the value with
+// refresh-ahead (Redis dying while a lease winner refreshes the shared copy
+// is in tiers_test.go, with the refresh's other tests). Each
 // feature has its own tests; these pin down where two meet. Helpers come
 // from fill_test.go (ft) and engine_redis_test.go (rt).
 
@@ -221,52 +222,4 @@ func TestFillTTLFromValueWithSharedTTLAndRefreshAhead(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, got, "20s#2")
 	require.Equal(t, int32(2), calls.Load())
-}
-
-// Redis dies while a lease winner reloads a due shared copy: the winner
-// has served the copy meanwhile, its commit fails, and it caches the
-// source's new value locally; no Get on any instance fails.
-func TestFillRedisKilledMidSharedRefresh(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.Client(t)
-	ch := rtChannel(t)
-	es := ftEngines(t, srv, ch, 2, FillPolicy{SharedTTL: time.Hour, OpTimeout: 100 * time.Millisecond},
-		WithTTL(time.Minute), WithBehaviour(RefreshAhead(0.5)))
-	a, b := es[0], es[1]
-	var version atomic.Int64
-	version.Store(1)
-	gate := ftNewGate(func(int32) (any, error) { return nil, nil })
-	var gated atomic.Bool
-	load := func(ctx context.Context, id string) (any, error) {
-		v := "v" + strconv.FormatInt(version.Load(), 10)
-		if gated.Load() {
-			_, _ = gate.load(ctx, id)
-		}
-		return v, nil
-	}
-	v, err := ftGet(t, a, "s", load)
-	require.NoError(t, err)
-	require.Equal(t, "v1", v)
-	data, _ := ftKeys(t, client, ch, "s")
-	require.NoError(t, client.PExpire(context.Background(), data, 10*time.Minute).Err()) // due now
-
-	version.Store(2)
-	gated.Store(true)
-	v, err = ftGet(t, b, "s", load)
-	require.NoError(t, err)
-	require.Equal(t, "v1", v, "the lease winner serves the due copy at once")
-	gate.awaitCall(t)
-
-	srv.Kill()
-	gate.open()
-	require.Eventually(t, func() bool { return b.Stats().FillDegraded == 1 }, rtWait, rtPoll, "the commit did not fail")
-	require.Zero(t, b.Stats().FillSharedRefreshes, "counted as degraded, not as a refresh")
-	v, err = ftGet(t, b, "s", load)
-	require.NoError(t, err)
-	require.Equal(t, "v2", v, "the refreshed value is cached where it was loaded")
-	require.True(t, b.Cached("s"))
-	v, err = ftGet(t, a, "s", load)
-	require.NoError(t, err)
-	require.Equal(t, "v1", v, "a keeps its copy: Redis could tell it nothing")
-	require.Equal(t, int32(1), gate.calls.Load())
 }
