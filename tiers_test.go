@@ -336,7 +336,6 @@ type ttRefresh struct {
 	a, b   *Engine
 	src    *ftSource
 	gate   *ftGate // holds b's load from the source
-	data   string  // the shared copy's key
 }
 
 // ttRefreshing starts a refresh of the shared tier by one instance: on two
@@ -357,8 +356,8 @@ func ttRefreshing(t *testing.T, p FillPolicy) *ttRefresh {
 	v, err := ftGet(t, r.a, "s", r.src.load)
 	require.NoError(t, err)
 	require.Equal(t, "v1", v)
-	r.data, _ = ftKeys(t, r.client, ch, "s")
-	require.NoError(t, r.client.PExpire(context.Background(), r.data, 10*time.Minute).Err()) // due now
+	data, _ := ftKeys(t, r.client, ch, "s")
+	require.NoError(t, r.client.PExpire(context.Background(), data, 10*time.Minute).Err()) // due now
 
 	r.src.version.Store(2)
 	r.gate = r.src.hold()
@@ -369,40 +368,55 @@ func ttRefreshing(t *testing.T, p FillPolicy) *ttRefresh {
 	return r
 }
 
-// TestTiersInvalidateOvertakesSharedRefresh: an Invalidate while a lease
-// winner reloads the shared copy from the source drops both tiers; the
-// refresher's value, loaded before the invalidation, is neither shared nor
-// cached, and the copy it served meanwhile is gone too: the next Gets on
-// both instances return the source's newest value.
+// TestTiersInvalidateOvertakesSharedRefresh: an Invalidate (or an
+// InvalidateAll) while a lease winner reloads the shared copy from the
+// source drops both tiers; the refresher's value, loaded before the
+// invalidation, is neither shared nor cached, and the copy it served
+// meanwhile is gone too: the next Gets on both instances return the
+// source's newest value.
 func TestTiersInvalidateOvertakesSharedRefresh(t *testing.T) {
-	r := ttRefreshing(t, FillPolicy{})
-	a, b := r.a, r.b
+	for _, tc := range []struct {
+		name       string
+		invalidate func(*Engine) error
+	}{
+		{"Invalidate", func(e *Engine) error { return e.Invalidate(context.Background(), "s") }},
+		{"InvalidateAll", func(e *Engine) error { return e.InvalidateAll(context.Background()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ttRefreshing(t, FillPolicy{})
+			a, b := r.a, r.b
 
-	r.src.version.Store(3)
-	require.NoError(t, a.Invalidate(context.Background(), "s"))
-	require.False(t, ftExists(t, r.client, r.data))
-	r.gate.open()
-	// The refresh ends (its outcome is counted when it does) without
-	// sharing v2: its slot refuses to share a load that the invalidation
-	// overtook, or, if the invalidation's message had not reached b yet,
-	// its commit is refused because the invalidation deleted its lease.
-	require.Eventually(t, func() bool {
-		st := b.Stats()
-		return st.FillSharedRefreshes+st.FillStaleCommitsRejected == 1
-	}, rtWait, rtPoll)
-	require.False(t, ftExists(t, r.client, r.data), "the overtaken refresh shared its value")
+			r.src.version.Store(3)
+			require.NoError(t, tc.invalidate(a))
+			// InvalidateAll retires the namespace: look in the current one.
+			data, _ := ftKeys(t, r.client, a.Channel(), "s")
+			require.False(t, ftExists(t, r.client, data), "the shared copy is gone when %s returns", tc.name)
+			r.gate.open()
+			// The refresh ends (its outcome is counted when it does)
+			// without sharing v2: its slot refuses to share a load that
+			// the invalidation overtook, or, if the invalidation's message
+			// had not reached b yet, its commit is refused because the
+			// invalidation deleted its lease (Invalidate), or lands in the
+			// retired namespace, where nobody looks (InvalidateAll).
+			require.Eventually(t, func() bool {
+				st := b.Stats()
+				return st.FillSharedRefreshes+st.FillStaleCommitsRejected == 1
+			}, rtWait, rtPoll)
+			require.False(t, ftExists(t, r.client, data), "the overtaken refresh shared its value")
 
-	v, err := ftGet(t, a, "s", r.src.load)
-	require.NoError(t, err)
-	require.Equal(t, "v3", v, "the invalidating instance")
-	// b drops its served copy when the invalidation reaches it.
-	require.Eventually(t, func() bool {
-		v, err := ftGet(t, b, "s", r.src.load)
-		return err == nil && v == "v3"
-	}, rtWait, rtPoll)
-	v, err = ftGet(t, b, "s", r.src.load)
-	require.NoError(t, err)
-	require.Equal(t, "v3", v)
+			v, err := ftGet(t, a, "s", r.src.load)
+			require.NoError(t, err)
+			require.Equal(t, "v3", v, "the invalidating instance")
+			// b drops its served copy when the invalidation reaches it.
+			require.Eventually(t, func() bool {
+				v, err := ftGet(t, b, "s", r.src.load)
+				return err == nil && v == "v3"
+			}, rtWait, rtPoll)
+			v, err = ftGet(t, b, "s", r.src.load)
+			require.NoError(t, err)
+			require.Equal(t, "v3", v)
+		})
+	}
 }
 
 // TestTiersRedisKilledMidSharedRefresh: Redis dies while a lease winner
