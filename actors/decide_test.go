@@ -54,6 +54,20 @@ func TestSlotIgnoresHandedCopyOfOvertakenLoad(t *testing.T) {
 	assert.Nil(t, h.Entry())
 }
 
+// loading → active, commit rejected: the value answers the waiters and is
+// not cached, without asking the behaviour, and it is not counted as a
+// value the behaviour chose not to cache (Stats.Uncached): the coordinator
+// counts it as a rejected commit.
+func TestSlotRejectedCommitIsNoBehaviourChoice(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, c, reply := r.loading("s")
+	c.deliver(s, done(s.current, core.FillResult{Value: "v", Source: core.CommitRejected}))
+	assert.Equal(t, "v", (<-reply).Value)
+	assert.Nil(t, h.Entry())
+	assert.Zero(t, r.policy.loaded.Load())
+	assert.Zero(t, r.env.Stats.Uncached.Load())
+}
+
 // A local copy of a shared copy lives at most as long as the shared copy
 // has left, and a refresh-ahead point moves with it in proportion, so that
 // the copy is still refreshed before its shortened end. The stale window
