@@ -223,3 +223,42 @@ func TestFillTTLFromValueWithSharedTTLAndRefreshAhead(t *testing.T) {
 	require.Contains(t, got, "20s#2")
 	require.Equal(t, int32(2), calls.Load())
 }
+
+// A named cache's fill notices reach its followers through the
+// subscription it shares with its engine: a follower on another instance
+// is woken by the leader's commit, not by polling (its polls are set far
+// beyond the time the test takes).
+func TestFillNamedCacheFollowerWokenByNotice(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	ctx := context.Background()
+	p := FillPolicy{Lease: 3 * time.Minute, Wait: 2 * time.Minute, PollMin: time.Minute, PollMax: time.Minute}
+	g := ftNewGate(func(int32) (any, error) { return "v", nil })
+	load := func(ctx context.Context, id string) (string, error) {
+		v, err := g.load(ctx, id)
+		s, _ := v.(string)
+		return s, err
+	}
+	var caches []*Cache[string]
+	for range 2 {
+		e := rtEngine(t, srv.Client(t), ch, WithLoadTimeout(5*time.Minute))
+		c := newCache(t, e, "models", load, WithFill(p), WithLoadTimeout(5*time.Minute))
+		require.NoError(t, c.WaitReady(ctx))
+		caches = append(caches, c)
+	}
+	a, b := caches[0], caches[1]
+
+	leader := make(chan result, 1)
+	go func() { v, err := a.Get(ctx, "s"); leader <- result{v, err} }()
+	g.awaitCall(t)
+	follower := make(chan result, 1)
+	go func() { v, err := b.Get(ctx, "s"); follower <- result{v, err} }()
+	require.Eventually(t, func() bool { return b.Stats().FillWaiting == 1 }, rtWait, rtPoll)
+	g.open()
+	require.Equal(t, "v", await(t, leader).v)
+	r := await(t, follower)
+	require.NoError(t, r.err)
+	require.Equal(t, "v", r.v)
+	require.Equal(t, uint64(1), b.Stats().FillFollowerWoken)
+	require.Equal(t, int32(1), g.calls.Load())
+}
