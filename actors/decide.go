@@ -30,8 +30,7 @@ func (s *slot) cache(f *flight, r core.FillResult) {
 	var t core.Timing
 	switch r.Source {
 	case core.CommitRejected:
-		s.env.Stats.Uncached.Add(1)
-		return
+		return // counted as such by the coordinator, not as a behaviour's choice
 	case core.SharedCopy:
 		t = capTiming(s.decision(r.Value), r.Remaining)
 	default:
