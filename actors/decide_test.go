@@ -8,18 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotcache/slotcache/internal/core"
-	"github.com/slotcache/slotcache/messages"
 )
-
-// loading is a slot of r loading for one waiter, whose answer comes on
-// reply: the state every decision of this file starts from.
-func (r *rig) loading(id string) (s *slot, h *core.Handle, c *fakeCtx, reply chan messages.Result) {
-	s, h, _ = r.boundSlot(id)
-	c = newFakeCtx()
-	g, reply := get(r.block)
-	c.deliver(s, g)
-	return s, h, c, reply
-}
 
 // loading, fleet refresh-ahead: a shared copy handed over by a load that
 // goes on to reload from the source is cached and answers the waiters at
@@ -27,7 +16,7 @@ func (r *rig) loading(id string) (s *slot, h *core.Handle, c *fakeCtx, reply cha
 func TestSlotServesHandedCopyWhileRefreshing(t *testing.T) {
 	r := newRig(t, 0)
 	r.policy.ttl = time.Hour
-	s, h, c, reply := r.loading("s")
+	s, h, _, c, reply := r.loading("s")
 	id := s.current.id
 
 	c.deliver(s, &servedCopy{flight: id, value: "old", remaining: time.Second})
@@ -48,7 +37,7 @@ func TestSlotServesHandedCopyWhileRefreshing(t *testing.T) {
 // A copy handed over for a load that an invalidation overtook is dropped.
 func TestSlotIgnoresHandedCopyOfOvertakenLoad(t *testing.T) {
 	r := newRig(t, 0)
-	s, h, c, _ := r.loading("s")
+	s, h, _, c, _ := r.loading("s")
 	h.Invalidate()
 	c.deliver(s, &servedCopy{flight: s.current.id, value: "old", remaining: time.Second})
 	assert.Nil(t, h.Entry())
@@ -60,7 +49,7 @@ func TestSlotIgnoresHandedCopyOfOvertakenLoad(t *testing.T) {
 // counts it as a rejected commit.
 func TestSlotRejectedCommitIsNoBehaviourChoice(t *testing.T) {
 	r := newRig(t, 0)
-	s, h, c, reply := r.loading("s")
+	s, h, _, c, reply := r.loading("s")
 	c.deliver(s, done(s.current, core.FillResult{Value: "v", Source: core.CommitRejected}))
 	assert.Equal(t, "v", (<-reply).Value)
 	assert.Nil(t, h.Entry())
@@ -88,6 +77,68 @@ func TestCapTimingToSharedCopy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, capTiming(tc.t, tc.remaining))
+		})
+	}
+}
+
+// loading: a fill leader's question runs the behaviour once; the load's
+// completion uses that decision instead of running it again.
+func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
+	r := newRig(t, 0)
+	r.policy.ttl = time.Minute
+	s, h, _, c, _ := r.loading("s")
+	id := s.current.id
+
+	q := &shareDecision{flight: id, value: "v", reply: make(chan core.Share, 1)}
+	c.deliver(s, q)
+	assert.Equal(t, time.Minute, (<-q.reply).TTL)
+	c.deliver(s, done(s.flights[id], core.FillResult{Value: "v", Source: core.LoadedHere}))
+	assert.EqualValues(t, 1, r.policy.loaded.Load(), "OnLoad once per load")
+	e := r.env.Fresh(h)
+	require.NotNil(t, e)
+	assert.InDelta(t, int64(time.Minute), e.Deadline-e.Loaded, float64(time.Second), "from the load's start")
+}
+
+// loading: an invalidation that overtook the load refuses to share it.
+func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
+	r := newRig(t, 0)
+	s, h, _, c, _ := r.loading("s")
+	h.Invalidate()
+	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan core.Share, 1)}
+	c.deliver(s, q)
+	assert.Zero(t, <-q.reply)
+	assert.Zero(t, r.policy.loaded.Load())
+}
+
+// The one caching decision: a rejected commit is never cached whatever the
+// behaviour says; a shared copy lives here at most as long as it has left.
+func TestSlotCachingDecision(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		res   core.FillResult
+		ttl   time.Duration // behaviour's TTL
+		want  time.Duration // cached lifetime, 0 for not cached
+		hooks int32
+	}{
+		{"rejected commit", core.FillResult{Value: "v", Source: core.CommitRejected}, time.Hour, 0, 0},
+		{"shared copy capped", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Second}, time.Hour, time.Second, 1},
+		{"shared copy shorter behaviour", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Hour}, time.Minute, time.Minute, 1},
+		{"loaded here", core.FillResult{Value: "v"}, time.Minute, time.Minute, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 0)
+			r.policy.ttl = tc.ttl
+			s, h, _, c, reply := r.loading("s")
+			c.deliver(s, done(s.current, tc.res))
+			assert.Equal(t, "v", (<-reply).Value, "the waiters get the value either way")
+			assert.Equal(t, tc.hooks, r.policy.loaded.Load())
+			e := h.Entry()
+			if tc.want == 0 {
+				assert.Nil(t, e)
+				return
+			}
+			require.NotNil(t, e)
+			assert.InDelta(t, int64(tc.want), e.Deadline-e.Loaded, float64(100*time.Millisecond), "from the load's start")
 		})
 	}
 }
