@@ -142,3 +142,28 @@ func TestSlotCachingDecision(t *testing.T) {
 		})
 	}
 }
+
+// A shared copy's remaining life was read in Redis at some point during
+// the load; the local copy must end no later than the shared one even
+// when the result reaches the slot late (a stall, a slow delivery): the
+// cap counts from the load's start, which is before that reading.
+func TestSharedCopyCapCountsFromTheLoadsStart(t *testing.T) {
+	r := newRig(t, 0)
+	r.policy.ttl = time.Hour
+	s, h, _, c, _ := r.loading("s")
+	f := s.current
+	f.started -= int64(2 * time.Second) // the result reaches the slot 2 s after the load started
+	c.deliver(s, done(f, core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: 3 * time.Second}))
+	e := h.Entry()
+	require.NotNil(t, e)
+	assert.LessOrEqual(t, e.Deadline, f.started+int64(3*time.Second), "the local copy outlives the shared one")
+
+	// A copy whose whole remaining life went by before the result arrived
+	// is served to its waiters but not cached.
+	s, h, _, c, reply := r.loading("t")
+	f = s.current
+	f.started -= int64(2 * time.Second)
+	c.deliver(s, done(f, core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Second}))
+	assert.Equal(t, "v", (<-reply).Value)
+	assert.Nil(t, h.Entry(), "a copy past its end was cached")
+}
