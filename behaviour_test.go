@@ -190,18 +190,27 @@ func TestStaleWhileRevalidate(t *testing.T) {
 // load and returns its error.
 func TestStaleWindowIsBounded(t *testing.T) {
 	e := newEngine(t, WithTTL(10*time.Millisecond), WithBehaviour(StaleWhileRevalidate(30*time.Millisecond)))
-	fail := errors.New("backend down")
 	var calls atomic.Int32
-	load := func(context.Context, string) (any, error) {
-		if calls.Add(1) == 1 {
-			return "v", nil
-		}
-		return nil, fail
-	}
+	load := workingOnce(&calls)
 	require.Equal(t, "v", mustGet(t, e, "s", load))
 	require.Eventually(t, func() bool { return !e.Cached("s") }, wait, time.Millisecond)
 	_, err := e.Get(context.Background(), "s", load)
-	require.ErrorIs(t, err, fail, "past the window the error is returned")
+	require.ErrorIs(t, err, errBackendDown, "past the window the error is returned")
+}
+
+// errBackendDown is what workingOnce's loader fails with.
+var errBackendDown = errors.New("backend down")
+
+// workingOnce returns a loader that loads "v" on its first call, counted in
+// calls, and fails with errBackendDown on every later one: a source that
+// goes down after the first load.
+func workingOnce(calls *atomic.Int32) Loader {
+	return func(context.Context, string) (any, error) {
+		if calls.Add(1) == 1 {
+			return "v", nil
+		}
+		return nil, errBackendDown
+	}
 }
 
 // OnError returning false stops stale serving: after a failed reload the

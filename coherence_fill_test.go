@@ -59,8 +59,7 @@ func TestInvalidateConfirmedWithFillLeavesNoStaleValue(t *testing.T) {
 			rtReady(t, a)
 			rtReady(t, b)
 
-			var src lfSource
-			src.version.Store(1)
+			src := ftNewSource()
 			for _, e := range []*Engine{a, b} {
 				v, err := ftGet(t, e, "s", src.load)
 				require.NoError(t, err)

@@ -57,7 +57,7 @@ type Engine struct {
 	parent   *Engine // nil for an engine made by New
 	name     string  // of a named cache
 	mu       sync.Mutex
-	children map[string]*Engine // named caches made by Cache
+	children map[string]*Engine // open named caches (NewCache)
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -326,11 +326,17 @@ func (e *Engine) invalidateLocal(slotID string) {
 // invalidate is the one Invalidate message; it carries nothing.
 var invalidate = &messages.Invalidate{}
 
-// flushLocal bumps the epoch, which readers see at once, then lets every
-// slot holding an entry free it and run its behaviour.
+// flushLocal bumps the epoch, which readers see at once, then, if the
+// engine has behaviours, lets every slot holding an entry free it and run
+// its OnInvalidate. Without behaviours nothing needs to run: the epoch
+// already hides every entry, and the sweep frees them, so a flush costs no
+// walk of the directory (0.6 µs a slot, 60 ms of router time at 100 000
+// slots; BenchmarkRouterInvalidateAllWalk).
 func (e *Engine) flushLocal() {
 	e.env.Flush()
-	e.env.Root.Send(e.router, &messages.InvalidateAll{})
+	if e.cfg.behaviour != nil || len(e.cfg.rules) > 0 {
+		e.env.Root.Send(e.router, &messages.InvalidateAll{})
+	}
 }
 
 // WaitReady blocks until the engine receives other instances'

@@ -576,18 +576,61 @@ func (b *syncBuffer) String() string {
 }
 
 // Invalidating a slot whose actor has passivated frees its entry without
-// starting an actor: the router, the slot's owner meanwhile, does it.
+// starting an actor: without a behaviour the invalidating caller frees it;
+// with one, the router, the slot's owner meanwhile, frees it and runs
+// OnInvalidate, once.
 func TestInvalidateWithoutActorStartsNone(t *testing.T) {
-	e := newEngine(t, WithPassivateAfter(time.Millisecond))
-	var calls atomic.Int32
-	_, err := e.Get(context.Background(), "s", constLoader(&calls, 1))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return e.Stats().Actors == 0 }, wait, time.Millisecond, "the actor never passivated")
-	passivations := e.Stats().Passivations
+	for _, tc := range []struct {
+		name string
+		b    *onInvalidateCounter // nil: no behaviour
+	}{{"no behaviour", nil}, {"behaviour", &onInvalidateCounter{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []Option{WithPassivateAfter(time.Millisecond)}
+			if tc.b != nil {
+				opts = append(opts, WithBehaviour(tc.b))
+			}
+			e := newEngine(t, opts...)
+			var calls atomic.Int32
+			_, err := e.Get(context.Background(), "s", constLoader(&calls, 1))
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return e.Stats().Actors == 0 }, wait, time.Millisecond, "the actor never passivated")
+			passivations := e.Stats().Passivations
 
-	require.NoError(t, e.Invalidate(context.Background(), "s"))
-	require.Eventually(t, func() bool { return e.Stats().EvictedInvalidated == 1 }, wait, time.Millisecond, "the entry was never freed")
-	st := e.Stats()
-	assert.Zero(t, st.Actors, "an actor was bound to free an entry")
-	assert.Equal(t, passivations, st.Passivations, "an actor was started and passivated again")
+			require.NoError(t, e.Invalidate(context.Background(), "s"))
+			require.Eventually(t, func() bool { return e.Stats().EvictedInvalidated == 1 }, wait, time.Millisecond, "the entry was never freed")
+			st := e.Stats()
+			assert.Zero(t, st.Actors, "an actor was bound to free an entry")
+			assert.Equal(t, passivations, st.Passivations, "an actor was started and passivated again")
+			if tc.b != nil {
+				assert.EqualValues(t, 1, tc.b.n.Load(), "OnInvalidate runs once for the invalidated slot")
+			}
+		})
+	}
+}
+
+// onInvalidateCounter counts OnInvalidate calls and never reloads.
+type onInvalidateCounter struct {
+	Base
+	n atomic.Int32
+}
+
+func (c *onInvalidateCounter) OnInvalidate(string) bool {
+	c.n.Add(1)
+	return false
+}
+
+// Without behaviours, a flush does not walk the slots: the epoch hides
+// every entry at once, and the sweep frees them.
+func TestInvalidateAllWithoutBehaviourFreesBySweep(t *testing.T) {
+	e := newEngine(t, WithPassivateAfter(0))
+	for i := range 1000 {
+		mustGet(t, e, fmt.Sprint("s", i), identity)
+	}
+	require.EqualValues(t, 1000, e.Stats().Slots)
+	require.NoError(t, e.InvalidateAll(context.Background()))
+	for i := range 1000 {
+		require.False(t, e.Cached(fmt.Sprint("s", i)), "an entry is served after InvalidateAll")
+	}
+	require.Eventually(t, func() bool { return e.Stats().Slots == 0 }, wait, time.Millisecond, "the sweep never freed the flushed entries")
+	assert.EqualValues(t, 1000, e.Stats().EvictedInvalidated)
 }

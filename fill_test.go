@@ -73,6 +73,40 @@ func ftCount(calls *atomic.Int32, prefix string) Loader {
 	}
 }
 
+// ftSource is the system of record: a version that tests bump, and a
+// loader that returns it as "v<version>" (a string, which the JSON codec of
+// the shared tier gives back unchanged). Once held, the loader reads the
+// version and then waits at a gate, so the value it returns may be older
+// than an invalidation that comes before it returns.
+type ftSource struct {
+	version atomic.Int64
+	calls   atomic.Int32
+	gate    atomic.Pointer[ftGate]
+}
+
+// ftNewSource returns a source at version 1.
+func ftNewSource() *ftSource {
+	s := &ftSource{}
+	s.version.Store(1)
+	return s
+}
+
+func (s *ftSource) load(ctx context.Context, id string) (any, error) {
+	s.calls.Add(1)
+	v := fmt.Sprintf("v%d", s.version.Load())
+	if g := s.gate.Load(); g != nil {
+		_, _ = g.load(ctx, id)
+	}
+	return v, nil
+}
+
+// hold makes every later load wait at the gate it returns.
+func (s *ftSource) hold() *ftGate {
+	g := ftNewGate(func(int32) (any, error) { return nil, nil })
+	s.gate.Store(g)
+	return g
+}
+
 func ftGet(t *testing.T, e *Engine, slotID string, load Loader) (any, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
@@ -88,6 +122,16 @@ func ftKeys(t *testing.T, client *redis.Client, channel, slotID string) (data, l
 	require.NoError(t, err)
 	data = "{" + channel + ":fill:" + ns + ":" + slotID + "}"
 	return data, data + ":lock"
+}
+
+// ftPTTL returns the remaining life of slotID's shared copy in the current
+// namespace, under the default key prefix of channel.
+func ftPTTL(t *testing.T, client *redis.Client, channel, slotID string) time.Duration {
+	t.Helper()
+	data, _ := ftKeys(t, client, channel, slotID)
+	d, err := client.PTTL(context.Background(), data).Result()
+	require.NoError(t, err)
+	return d
 }
 
 func ftExists(t *testing.T, client *redis.Client, key string) bool {
@@ -209,9 +253,10 @@ func TestFillFailingLeaderHandsOver(t *testing.T) {
 // ftOvertakenLeader runs the slow-leader scenario on n engines with opts:
 // engine 0's leader loads slowValue for longer than its lease, engine 1
 // takes the lock, loads "second#1" (counted in calls) and commits, then the
-// slow leader returns and its commit is rejected. It returns the engines
-// and the slow leader's gate.
-func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, opts ...Option) ([]*Engine, *ftGate) {
+// slow leader returns and its commit is rejected. warm, if not nil, runs on
+// engine 0 before its leader starts. It returns the engines and the slow
+// leader's gate.
+func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, warm func(*Engine), opts ...Option) ([]*Engine, *ftGate) {
 	t.Helper()
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -219,6 +264,9 @@ func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, 
 	p := FillPolicy{Lease: 200 * time.Millisecond, Wait: 100 * time.Millisecond, PollMin: 5 * time.Millisecond, PollMax: 20 * time.Millisecond}
 	es := ftEngines(t, srv, ch, n, p, opts...)
 	a, b := es[0], es[1]
+	if warm != nil {
+		warm(a)
+	}
 
 	slow := ftNewGate(func(int32) (any, error) { return slowValue, nil })
 	leader := getAsync(context.Background(), a, "s", slow.load)
@@ -243,7 +291,7 @@ func ftOvertakenLeader(t *testing.T, n int, slowValue any, calls *atomic.Int32, 
 // rejected: every engine ends up with the second value.
 func TestFillSlowLeaderNeverCommitsStale(t *testing.T) {
 	var calls atomic.Int32
-	es, slow := ftOvertakenLeader(t, 3, "slow", &calls)
+	es, slow := ftOvertakenLeader(t, 3, "slow", &calls, nil)
 	for _, e := range es {
 		v, err := ftGet(t, e, "s", ftCount(&calls, "more"))
 		require.NoError(t, err)
@@ -263,28 +311,16 @@ func TestFillInvalidationDuringLoadRejectsCommit(t *testing.T) {
 	es := ftEngines(t, srv, ch, 3, FillPolicy{})
 	a, b, c := es[0], es[1], es[2]
 
-	var source atomic.Value
-	source.Store("v1")
-	var loads atomic.Int32
-	entered, release := make(chan struct{}, 8), make(chan struct{})
-	// Reads the source, then takes its time: the read may be older than
-	// an invalidation that comes before the load returns.
-	load := func(context.Context, string) (any, error) {
-		v := source.Load()
-		if loads.Add(1) == 1 {
-			entered <- struct{}{}
-			<-release
-		}
-		return v, nil
-	}
-	leader := getAsync(context.Background(), a, "s", load)
-	<-entered
+	src := ftNewSource()
+	gate := src.hold()
+	leader := getAsync(context.Background(), a, "s", src.load)
+	gate.awaitCall(t)
 
-	source.Store("v2")
+	src.version.Store(2)
 	require.NoError(t, c.Invalidate(context.Background(), "s"))
 	data, lock := ftKeys(t, client, ch, "s")
 	require.False(t, ftExists(t, client, lock), "Invalidate deleted the lock")
-	close(release)
+	gate.open()
 
 	r := await(t, leader)
 	require.NoError(t, r.err)
@@ -295,11 +331,11 @@ func TestFillInvalidationDuringLoadRejectsCommit(t *testing.T) {
 	require.False(t, ftExists(t, client, data), "the stale value reached the shared tier")
 
 	for _, e := range []*Engine{a, b, c} {
-		v, err := ftGet(t, e, "s", load)
+		v, err := ftGet(t, e, "s", src.load)
 		require.NoError(t, err)
 		require.Equal(t, "v2", v, "engine %s", e.Origin())
 	}
-	require.Equal(t, int32(2), loads.Load())
+	require.Equal(t, int32(2), src.calls.Load())
 }
 
 // TestFillRedisKilledMidFill: Redis dies while a leader loads and a
@@ -488,9 +524,7 @@ func TestFillBehaviourDecidesSharedTTL(t *testing.T) {
 	es := ftEngines(t, srv, ch, 1, FillPolicy{}, WithBehaviour(NegativeTTL(time.Second)))
 	_, err := ftGet(t, es[0], "gone", func(context.Context, string) (any, error) { return nil, nil })
 	require.NoError(t, err)
-	data, _ := ftKeys(t, client, ch, "gone")
-	pttl, err := client.PTTL(context.Background(), data).Result()
-	require.NoError(t, err)
+	pttl := ftPTTL(t, client, ch, "gone")
 	require.Positive(t, pttl)
 	require.LessOrEqual(t, pttl, time.Second)
 }

@@ -9,7 +9,6 @@ package slotcache
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,19 +75,6 @@ func (h *lfHold) awaitEntered(t *testing.T, what string) {
 	}
 }
 
-// lfSource is the system of record: a version that tests bump, and a loader
-// that returns it as "v<version>" (a string, which the JSON codec of the
-// shared tier gives back unchanged).
-type lfSource struct {
-	version atomic.Int64
-	calls   atomic.Int32
-}
-
-func (s *lfSource) load(context.Context, string) (any, error) {
-	s.calls.Add(1)
-	return fmt.Sprintf("v%d", s.version.Load()), nil
-}
-
 // Defect 1: Invalidate (and InvalidateAll) with WithFill bumped the local
 // generation before deleting the shared copy (retiring the namespace), so a
 // Get on the same instance in between refilled from the old shared copy and
@@ -139,8 +125,7 @@ func TestLifecycleFillInvalidateLeavesNoStaleValue(t *testing.T) {
 			rtReady(t, a)
 			rtReady(t, b)
 
-			var src lfSource
-			src.version.Store(1)
+			src := ftNewSource()
 			v, err := ftGet(t, a, "s", src.load)
 			require.NoError(t, err)
 			require.Equal(t, "v1", v)
@@ -204,7 +189,7 @@ func TestLifecycleFillRejectedCommitIsNotCached(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			es, _ := ftOvertakenLeader(t, 2, tc.slow, &calls, WithBehaviour(tc.behaviour))
+			es, _ := ftOvertakenLeader(t, 2, tc.slow, &calls, nil, WithBehaviour(tc.behaviour))
 			a := es[0]
 
 			v, err := ftGet(t, a, "s", ftCount(&calls, "more"))

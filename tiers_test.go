@@ -8,7 +8,6 @@ package slotcache
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,10 +48,7 @@ func TestTiersSharedCopyOutlivesLocal(t *testing.T) {
 	v, err := ftGet(t, es[0], "models", load)
 	require.NoError(t, err)
 	require.Equal(t, "v#1", v)
-	data, _ := ftKeys(t, srv.Client(t), ch, "models")
-	pttl, err := srv.Client(t).PTTL(context.Background(), data).Result()
-	require.NoError(t, err)
-	require.Greater(t, pttl, ttLocal, "the shared copy lives longer than a local one")
+	require.Greater(t, ftPTTL(t, srv.Client(t), ch, "models"), ttLocal, "the shared copy lives longer than a local one")
 
 	var late *Engine
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -144,12 +140,7 @@ func TestTiersBehaviourDecidesSharedTTL(t *testing.T) {
 		_, err := ftGet(t, es[0], id, func(context.Context, string) (any, error) { return v, nil })
 		require.NoError(t, err)
 	}
-	pttl := func(id string) time.Duration {
-		data, _ := ftKeys(t, client, ch, id)
-		d, err := client.PTTL(context.Background(), data).Result()
-		require.NoError(t, err)
-		return d
-	}
+	pttl := func(id string) time.Duration { return ftPTTL(t, client, ch, id) }
 	require.LessOrEqual(t, pttl("gone"), time.Second, "a not-found must not live SharedTTL in Redis")
 	require.Greater(t, pttl("value"), time.Minute, "a value lives SharedTTL in Redis")
 	require.LessOrEqual(t, pttl("token"), 3*time.Second, "TTLFromValue sets the shared lifetime too")
@@ -337,64 +328,115 @@ func TestTiersBuiltinsDecideBothTiers(t *testing.T) {
 	require.Equal(t, Decision{TTL: time.Millisecond, SharedTTL: time.Hour}, d)
 }
 
-// TestTiersInvalidateOvertakesSharedRefresh: an Invalidate while a lease
-// winner reloads the shared copy from the source drops both tiers; the
-// refresher's value, loaded before the invalidation, is neither shared nor
-// cached, and the copy it served meanwhile is gone too: the next Gets on
-// both instances return the source's newest value.
-func TestTiersInvalidateOvertakesSharedRefresh(t *testing.T) {
-	srv := redistest.Start(t)
-	client := srv.Client(t)
-	ch := rtChannel(t)
-	es := ftEngines(t, srv, ch, 2, FillPolicy{SharedTTL: time.Hour}, WithTTL(time.Minute),
-		WithBehaviour(RefreshAhead(0.5))) // the shared copy is due with 30 min left
-	a, b := es[0], es[1]
-	var version atomic.Int64
-	version.Store(1)
-	gate := ftNewGate(func(int32) (any, error) { return nil, nil })
-	var gated atomic.Bool
-	load := func(ctx context.Context, id string) (any, error) {
-		v := fmt.Sprintf("v%d", version.Load())
-		if gated.Load() {
-			_, _ = gate.load(ctx, id)
-		}
-		return v, nil
-	}
+// ttRefresh is a lease winner's refresh of a due shared copy in progress
+// (see ttRefreshing).
+type ttRefresh struct {
+	srv    *redistest.Server
+	client *redis.Client
+	a, b   *Engine
+	src    *ftSource
+	gate   *ftGate // holds b's load from the source
+}
 
-	v, err := ftGet(t, a, "s", load)
+// ttRefreshing starts a refresh of the shared tier by one instance: on two
+// instances (fill policy p, shared copies living an hour and refreshed at
+// half their life), a loads v1 and shares it; the copy is then made due,
+// the source moves to v2, and a Get on b takes the lease, is served v1 at
+// once, and reloads from the source, held at the gate until the test
+// opens it.
+func ttRefreshing(t *testing.T, p FillPolicy) *ttRefresh {
+	t.Helper()
+	r := &ttRefresh{srv: redistest.Start(t), src: ftNewSource()}
+	r.client = r.srv.Client(t)
+	ch := rtChannel(t)
+	p.SharedTTL = time.Hour
+	es := ftEngines(t, r.srv, ch, 2, p, WithTTL(time.Minute), WithBehaviour(RefreshAhead(0.5))) // due with 30 min left
+	r.a, r.b = es[0], es[1]
+
+	v, err := ftGet(t, r.a, "s", r.src.load)
 	require.NoError(t, err)
 	require.Equal(t, "v1", v)
-	data, _ := ftKeys(t, client, ch, "s")
-	require.NoError(t, client.PExpire(context.Background(), data, 10*time.Minute).Err()) // due now
+	data, _ := ftKeys(t, r.client, ch, "s")
+	require.NoError(t, r.client.PExpire(context.Background(), data, 10*time.Minute).Err()) // due now
 
-	version.Store(2)
-	gated.Store(true)
-	v, err = ftGet(t, b, "s", load)
+	r.src.version.Store(2)
+	r.gate = r.src.hold()
+	v, err = ftGet(t, r.b, "s", r.src.load)
 	require.NoError(t, err)
 	require.Equal(t, "v1", v, "the lease winner serves the due copy at once")
-	gate.awaitCall(t) // b reloads v2 from the source for the fleet
+	r.gate.awaitCall(t) // b reloads v2 from the source for the fleet
+	return r
+}
 
-	version.Store(3)
-	require.NoError(t, a.Invalidate(context.Background(), "s"))
-	require.False(t, ftExists(t, client, data))
-	gate.open()
-	// The refresh ends (its outcome is counted when it does) without
-	// sharing v2: its slot refuses to share a load that the invalidation
-	// overtook, or, if the invalidation's message had not reached b yet,
-	// its commit is refused because the invalidation deleted its lease.
-	require.Eventually(t, func() bool {
-		st := b.Stats()
-		return st.FillSharedRefreshes+st.FillStaleCommitsRejected == 1
-	}, rtWait, rtPoll)
-	require.False(t, ftExists(t, client, data), "the overtaken refresh shared its value")
+// TestTiersInvalidateOvertakesSharedRefresh: an Invalidate (or an
+// InvalidateAll) while a lease winner reloads the shared copy from the
+// source drops both tiers; the refresher's value, loaded before the
+// invalidation, is neither shared nor cached, and the copy it served
+// meanwhile is gone too: the next Gets on both instances return the
+// source's newest value.
+func TestTiersInvalidateOvertakesSharedRefresh(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		invalidate func(*Engine) error
+	}{
+		{"Invalidate", func(e *Engine) error { return e.Invalidate(context.Background(), "s") }},
+		{"InvalidateAll", func(e *Engine) error { return e.InvalidateAll(context.Background()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ttRefreshing(t, FillPolicy{})
+			a, b := r.a, r.b
 
-	for _, e := range []*Engine{b, a} {
-		require.Eventually(t, func() bool {
-			v, err := ftGet(t, e, "s", load)
-			return err == nil && v == "v3"
-		}, rtWait, rtPoll)
+			r.src.version.Store(3)
+			require.NoError(t, tc.invalidate(a))
+			// InvalidateAll retires the namespace: look in the current one.
+			data, _ := ftKeys(t, r.client, a.Channel(), "s")
+			require.False(t, ftExists(t, r.client, data), "the shared copy is gone when %s returns", tc.name)
+			r.gate.open()
+			// The refresh ends (its outcome is counted when it does)
+			// without sharing v2: its slot refuses to share a load that
+			// the invalidation overtook, or, if the invalidation's message
+			// had not reached b yet, its commit is refused because the
+			// invalidation deleted its lease (Invalidate), or lands in the
+			// retired namespace, where nobody looks (InvalidateAll).
+			require.Eventually(t, func() bool {
+				st := b.Stats()
+				return st.FillSharedRefreshes+st.FillStaleCommitsRejected == 1
+			}, rtWait, rtPoll)
+			require.False(t, ftExists(t, r.client, data), "the overtaken refresh shared its value")
+
+			v, err := ftGet(t, a, "s", r.src.load)
+			require.NoError(t, err)
+			require.Equal(t, "v3", v, "the invalidating instance")
+			// b drops its served copy when the invalidation reaches it.
+			require.Eventually(t, func() bool {
+				v, err := ftGet(t, b, "s", r.src.load)
+				return err == nil && v == "v3"
+			}, rtWait, rtPoll)
+			v, err = ftGet(t, b, "s", r.src.load)
+			require.NoError(t, err)
+			require.Equal(t, "v3", v)
+		})
 	}
-	v, err = ftGet(t, b, "s", load)
+}
+
+// TestTiersRedisKilledMidSharedRefresh: Redis dies while a lease winner
+// reloads a due shared copy. The winner served the copy meanwhile; its
+// commit fails, and it caches the source's new value locally; no Get on
+// any instance fails.
+func TestTiersRedisKilledMidSharedRefresh(t *testing.T) {
+	r := ttRefreshing(t, FillPolicy{OpTimeout: 100 * time.Millisecond})
+	a, b := r.a, r.b
+
+	r.srv.Kill()
+	r.gate.open()
+	require.Eventually(t, func() bool { return b.Stats().FillDegraded == 1 }, rtWait, rtPoll, "the commit did not fail")
+	require.Zero(t, b.Stats().FillSharedRefreshes, "counted as degraded, not as a refresh")
+	v, err := ftGet(t, b, "s", r.src.load)
 	require.NoError(t, err)
-	require.Equal(t, "v3", v)
+	require.Equal(t, "v2", v, "the refreshed value is cached where it was loaded")
+	require.True(t, b.Cached("s"))
+	v, err = ftGet(t, a, "s", r.src.load)
+	require.NoError(t, err)
+	require.Equal(t, "v1", v, "a keeps its copy: Redis could tell it nothing")
+	require.Equal(t, int32(2), r.src.calls.Load(), "a's load and b's refresh")
 }

@@ -28,12 +28,21 @@ func (s *slot) decision(value any) core.Timing {
 //     invalidation or a newer leader overtook it.
 func (s *slot) cache(f *flight, r core.FillResult) {
 	var t core.Timing
+	now := s.env.Clock.Now()
 	switch r.Source {
 	case core.CommitRejected:
-		s.env.Stats.Uncached.Add(1)
-		return
+		return // counted as such by the coordinator, not as a behaviour's choice
 	case core.SharedCopy:
-		t = capTiming(s.decision(r.Value), r.Remaining)
+		left := r.Remaining
+		if left > 0 {
+			// Redis reported the copy's life after the load started:
+			// counted from the start, the local copy ends no later than
+			// the shared one, however late the result arrived here.
+			if left -= time.Duration(now - f.started); left <= 0 {
+				return
+			}
+		}
+		t = capTiming(s.decision(r.Value), left)
 	default:
 		if f.timing != nil {
 			t = *f.timing
@@ -41,7 +50,7 @@ func (s *slot) cache(f *flight, r core.FillResult) {
 			t = s.decision(r.Value)
 		}
 	}
-	e := core.EntryFor(r.Value, f.gen, f.epoch, s.env.Clock.Now(), t)
+	e := core.EntryFor(r.Value, f.gen, f.epoch, now, t)
 	if e == nil {
 		s.env.Stats.Uncached.Add(1)
 		s.env.Drop(s.h, s.h.Entry(), core.ReasonExpired)

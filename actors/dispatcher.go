@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/slotcache/slotcache/internal/core"
 )
 
 // workerIdle is how long a worker waits for its next run before it exits,
@@ -91,15 +93,7 @@ func (w *Workers) Throughput() int { return w.throughput }
 // get goroutines of their own.
 func (w *Workers) Stop(ctx context.Context) {
 	close(w.quit)
-	done := make(chan struct{})
-	go func() {
-		w.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	core.Wait(ctx, &w.wg)
 }
 
 // inline is the dispatcher of slot actors: a slot's mailbox runs on the

@@ -95,7 +95,7 @@ type rig struct {
 	policy  *countingPolicy
 }
 
-func newRig(t *testing.T, passivateAfter time.Duration) *rig {
+func newRig(t testing.TB, passivateAfter time.Duration) *rig {
 	t.Helper()
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
@@ -145,6 +145,32 @@ func (r *rig) boundSlot(id string) (*slot, *core.Handle, *core.Binding) {
 	b.PID = actor.NewPID("test", "self")
 	h.Bind(b)
 	return r.slotFor(b), h, b
+}
+
+// loading returns a slot actor bound to a new handle, with one Get
+// delivered: its load is in flight (the loader blocks until the test
+// ends), s.current is its flight, and reply gets the Get's answer.
+func (r *rig) loading(id string) (s *slot, h *core.Handle, b *core.Binding, c *fakeCtx, reply chan messages.Result) {
+	s, h, b = r.boundSlot(id)
+	c = newFakeCtx()
+	g, reply := get(r.block)
+	c.deliver(s, g)
+	return s, h, b, c, reply
+}
+
+// routedThenReleased routes a Get for id through rt, which binds an actor,
+// and then has that actor take the Get and release the slot, as an idle
+// actor does.
+func (r *rig) routedThenReleased(t *testing.T, rt *router, c *fakeCtx, id string) (*core.Handle, *core.Binding) {
+	t.Helper()
+	g, _ := get(r.block)
+	c.deliver(rt, &messages.Route{ID: id, Msg: g})
+	h, ok := r.dir.Directory().Load(id)
+	require.True(t, ok)
+	b := h.Binding()
+	b.Took()
+	require.True(t, b.Release())
+	return h, b
 }
 
 func (r *rig) router() *router { return &router{env: r.env, dir: r.dir, idle: r.idle} }
@@ -201,13 +227,9 @@ func TestRouterRoutesToBoundActor(t *testing.T) {
 func TestRouterRebindsAfterRelease(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
-	h, _ := r.dir.Directory().Load("s")
-	old := h.Binding()
-	old.Took()
-	require.True(t, old.Release())
+	h, old := r.routedThenReleased(t, rt, c, "s")
 
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "s", Msg: g})
 	assert.Equal(t, 2, c.spawned)
 	assert.NotSame(t, old, h.Binding())
@@ -403,10 +425,7 @@ func TestIdleQueueTicksDueActors(t *testing.T) {
 // passivates like any other (no leaked actor).
 func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 	r := newRig(t, 0)
-	s, _, b := r.boundSlot("s")
-	c := newFakeCtx()
-	g, reply := get(r.block)
-	c.deliver(s, g)
+	s, _, b, c, reply := r.loading("s")
 	f := s.current
 
 	pe := &core.PanicError{Slot: "s", Value: "boom"}
@@ -432,77 +451,6 @@ func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 	assert.Equal(t, "v", (<-reply2).Value)
 	assert.True(t, b.Released(), "the restarted actor passivates")
 	assert.Nil(t, next.b)
-}
-
-// loading: a fill leader's question runs the behaviour once; the load's
-// completion uses that decision instead of running it again.
-func TestSlotDecidesOncePerFillLeaderLoad(t *testing.T) {
-	r := newRig(t, 0)
-	r.policy.ttl = time.Minute
-	s, h, _ := r.boundSlot("s")
-	c := newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(s, g)
-	id := s.current.id
-
-	q := &shareDecision{flight: id, value: "v", reply: make(chan core.Share, 1)}
-	c.deliver(s, q)
-	assert.Equal(t, time.Minute, (<-q.reply).TTL)
-	c.deliver(s, done(s.flights[id], core.FillResult{Value: "v", Source: core.LoadedHere}))
-	assert.EqualValues(t, 1, r.policy.loaded.Load(), "OnLoad once per load")
-	e := r.env.Fresh(h)
-	require.NotNil(t, e)
-	assert.InDelta(t, int64(time.Minute), e.Deadline-e.Loaded, float64(time.Second), "from the load's start")
-}
-
-// loading: an invalidation that overtook the load refuses to share it.
-func TestSlotRefusesToShareOvertakenLoad(t *testing.T) {
-	r := newRig(t, 0)
-	s, h, _ := r.boundSlot("s")
-	c := newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(s, g)
-	h.Invalidate()
-	q := &shareDecision{flight: s.current.id, value: "v", reply: make(chan core.Share, 1)}
-	c.deliver(s, q)
-	assert.Zero(t, <-q.reply)
-	assert.Zero(t, r.policy.loaded.Load())
-}
-
-// The one caching decision: a rejected commit is never cached whatever the
-// behaviour says; a shared copy lives here at most as long as it has left.
-func TestSlotCachingDecision(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		res   core.FillResult
-		ttl   time.Duration // behaviour's TTL
-		want  time.Duration // cached lifetime, 0 for not cached
-		hooks int32
-	}{
-		{"rejected commit", core.FillResult{Value: "v", Source: core.CommitRejected}, time.Hour, 0, 0},
-		{"shared copy capped", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Second}, time.Hour, time.Second, 1},
-		{"shared copy shorter behaviour", core.FillResult{Value: "v", Source: core.SharedCopy, Remaining: time.Hour}, time.Minute, time.Minute, 1},
-		{"loaded here", core.FillResult{Value: "v"}, time.Minute, time.Minute, 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, 0)
-			r.policy.ttl = tc.ttl
-			s, h, _ := r.boundSlot("s")
-			c := newFakeCtx()
-			g, reply := get(r.block)
-			c.deliver(s, g)
-			c.deliver(s, done(s.current, tc.res))
-			assert.Equal(t, "v", (<-reply).Value, "the waiters get the value either way")
-			assert.Equal(t, tc.hooks, r.policy.loaded.Load())
-			e := h.Entry()
-			if tc.want == 0 {
-				assert.Nil(t, e)
-				return
-			}
-			require.NotNil(t, e)
-			assert.InDelta(t, int64(tc.want), e.Deadline-e.Loaded, float64(100*time.Millisecond), "from the load's start")
-		})
-	}
 }
 
 // A failed reload of a kept value backs off: hits may not ask again before
@@ -534,16 +482,12 @@ func TestSlotFailedReloadBacksOff(t *testing.T) {
 func TestRouterBindsPooledActor(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
-	g, _ := get(r.block)
-	c.deliver(rt, &messages.Route{ID: "a", Msg: g})
-	a, _ := r.dir.Directory().Load("a")
-	b := a.Binding()
-	b.Took()
-	require.True(t, b.Release())
+	_, b := r.routedThenReleased(t, rt, c, "a")
 	c.deliver(rt, &released{b: b})
 	require.Equal(t, []*actor.PID{b.PID}, rt.pool)
 	c.take()
 
+	g, _ := get(r.block)
 	c.deliver(rt, &messages.Route{ID: "b", Msg: g})
 	assert.Equal(t, 1, c.spawned, "the pooled actor was reused")
 	assert.Empty(t, rt.pool)
@@ -595,4 +539,36 @@ func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	done := make(chan struct{})
 	w.Schedule(func() { close(done) }) // after Stop: a goroutine of its own
 	<-done
+}
+
+// BenchmarkRouterInvalidateAllWalk: the router's walk of an InvalidateAll
+// over 100 000 slots without actors, each holding an entry: the work a
+// flush costs when behaviours must run for every slot.
+func BenchmarkRouterInvalidateAllWalk(b *testing.B) {
+	r := newRig(b, 0)
+	rt, c := r.router(), newFakeCtx()
+	handles := make([]*core.Handle, 100_000)
+	for i := range handles {
+		h := core.NewHandle(fmt.Sprint("s", i), r.policy)
+		r.dir.Store(h)
+		handles[i] = h
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for _, h := range handles {
+			if _, ok := r.dir.Directory().Load(h.ID); !ok {
+				r.dir.Store(h)
+			}
+			r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+		}
+		r.env.Flush()
+		b.StartTimer()
+		c.deliver(rt, &messages.InvalidateAll{})
+		for len(c.sent) > 0 {
+			step := c.sent[len(c.sent)-1].msg
+			c.sent = c.sent[:len(c.sent)-1]
+			c.deliver(rt, step)
+		}
+	}
 }

@@ -9,16 +9,9 @@ import (
 // a loader that ignores its context must not hold Shutdown past its
 // caller's deadline. Call it only once no new load can start.
 func (env *Env) AwaitLoaders(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		env.loaders.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
+	if Wait(ctx, &env.loaders) {
 		return nil
-	case <-ctx.Done():
-		env.Logger.Warn("slotcache: loaders still running at shutdown")
-		return fmt.Errorf("slotcache: loaders still running at shutdown: %w", ctx.Err())
 	}
+	env.Logger.Warn("slotcache: loaders still running at shutdown")
+	return fmt.Errorf("slotcache: loaders still running at shutdown: %w", ctx.Err())
 }

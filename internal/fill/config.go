@@ -41,13 +41,3 @@ type Config struct {
 	// Observe times fill waits and sees leases and waits; nil for none.
 	Observe *core.Observe
 }
-
-// DefaultTTL is the shared lifetime when Load is given no slot.
-const DefaultTTL = time.Minute
-
-// defaultSlot shares every value for DefaultTTL.
-type defaultSlot struct{}
-
-func (defaultSlot) Share(any) core.Share { return core.Share{TTL: DefaultTTL} }
-
-func (defaultSlot) Serve(any, time.Duration) {}

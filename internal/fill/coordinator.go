@@ -41,12 +41,8 @@ func New(cfg Config) *Coordinator {
 // instance as leader, or filled by another instance while this one
 // followed, or loaded locally when the wait ran out or Redis failed, and
 // says which (core.FillSource). A leader asks slot how to share what it
-// loaded; a nil slot shares for DefaultTTL. A panic in load propagates
-// after the lock is released.
+// loaded. A panic in load propagates after the lock is released.
 func (c *Coordinator) Load(ctx context.Context, slotID string, load core.Loader, slot core.FillSlot) core.FillResult {
-	if slot == nil {
-		slot = defaultSlot{}
-	}
 	m := &miss{c: c, slot: slotID, start: time.Now(), target: slot}
 	returned := false
 	defer func() { m.finish(!returned) }()
