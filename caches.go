@@ -33,7 +33,7 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	base.behaviour, base.rules, base.maxSlots, base.fill = nil, nil, 0, nil
 	base.typed = typedConfig{}
 	cfg, err := configure(base, opts)
-	if err != nil {
+	if err = errors.Join(err, cfg.checkNamedRedis(e.client)); err != nil {
 		return nil, fmt.Errorf("slotcache: NewCache(%q): %w", name, err)
 	}
 	c := start(cfg, e.host, e)

@@ -84,7 +84,7 @@ func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRe
 					continue
 				}
 				mu.Lock()
-				reads = append(reads, hsRead{inst: i, slot: slot, version: v.(int64), start: start})
+				reads = append(reads, hsRead{inst: i, slot: slot, version: hsVersion(v), start: start})
 				mu.Unlock()
 				time.Sleep(time.Millisecond) // a request rate, not a wait for anything
 			}
@@ -129,14 +129,23 @@ func hsViolations(writes []hsWrite, reads []hsRead, bound time.Duration) []strin
 	return bad
 }
 
-// hsEngines starts one engine per client with the test bound.
-func hsEngines(t *testing.T, channel string, clients []redis.UniversalClient, bound time.Duration) []*Engine {
+// hsVersion is the version a Get returned: an int64 from the source, a
+// float64 from the shared tier's JSON (WithFill).
+func hsVersion(v any) int64 {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	return v.(int64)
+}
+
+// hsEngines starts one engine per client with the test bound and opts.
+func hsEngines(t *testing.T, channel string, clients []redis.UniversalClient, bound time.Duration, opts ...Option) []*Engine {
 	t.Helper()
 	engines := make([]*Engine, len(clients))
 	for i, c := range clients {
-		engines[i] = rtEngine(t, c, channel,
+		engines[i] = rtEngine(t, c, channel, append([]Option{
 			WithHeartbeat(hsHeartbeat), WithMaxStaleness(bound),
-			WithPublishTimeout(100*time.Millisecond))
+			WithPublishTimeout(100 * time.Millisecond)}, opts...)...)
 	}
 	return engines
 }
@@ -156,6 +165,15 @@ func shortClient(t *testing.T, addr string) *redis.Client {
 // or the network can inflict, and checks that no read violates the bound.
 func TestStalenessBoundUnderFaults(t *testing.T) { stalenessUnderFaults(t, 1) }
 
+// TestStalenessBoundUnderFaultsWithFill is TestStalenessBoundUnderFaults
+// with the shared tier: a value filled from Redis counts as loaded when
+// the local load started, however long ago the shared copy was loaded,
+// which holds because every invalidation deletes the shared copy before
+// it is published.
+func TestStalenessBoundUnderFaultsWithFill(t *testing.T) {
+	stalenessUnderFaults(t, 1, WithFill(FillPolicy{}))
+}
+
 // TestStalenessSoak repeats TestStalenessBoundUnderFaults for
 // SLOTCACHE_SOAK_ROUNDS rounds (default 100, about ten minutes): rare
 // interleavings show up only in long runs. make soak runs it.
@@ -170,7 +188,7 @@ func TestStalenessSoak(t *testing.T) {
 	stalenessUnderFaults(t, rounds)
 }
 
-func stalenessUnderFaults(t *testing.T, rounds int) {
+func stalenessUnderFaults(t *testing.T, rounds int, opts ...Option) {
 	faults := []struct {
 		name  string
 		fault func(srv *redistest.Server, proxy *redistest.Proxy)
@@ -204,7 +222,7 @@ func stalenessUnderFaults(t *testing.T, rounds int) {
 			if f.down {
 				srv.Kill()
 			}
-			engines := hsEngines(t, rtChannel(t), clients, hsStaleness)
+			engines := hsEngines(t, rtChannel(t), clients, hsStaleness, opts...)
 			if !f.down {
 				for _, e := range engines {
 					rtReady(t, e)
@@ -215,6 +233,13 @@ func stalenessUnderFaults(t *testing.T, rounds int) {
 			require.NotEmpty(t, reads)
 			bad := hsViolations(writes, reads, hsStaleness)
 			require.Empty(t, bad, "%d of %d reads violate the bound", len(bad), len(reads))
+			if engines[0].filler != nil {
+				var shared uint64
+				for _, e := range engines {
+					shared += e.Stats().FillSharedHits
+				}
+				require.NotZero(t, shared, "no read came from the shared tier")
+			}
 		})
 	}
 }
@@ -222,11 +247,7 @@ func stalenessUnderFaults(t *testing.T, rounds int) {
 // TestStalenessBoundSentinelFailover runs the history across a Sentinel
 // failover, the engines configured by FromEnv.
 func TestStalenessBoundSentinelFailover(t *testing.T) {
-	primary := redistest.Start(t)
-	redistest.StartReplica(t, primary)
-	ss := redistest.StartSentinels(t, primary, 1, 3)
-	t.Setenv("REDIS_URL", ss.URL())
-	t.Setenv("REDIS_CLUSTER_URL", "")
+	primary, ss := sentinelEnv(t)
 	ch := rtChannel(t)
 	var engines []*Engine
 	for range hsInstances {
@@ -319,7 +340,7 @@ func TestInvalidateConfirmedReadYourWrites(t *testing.T) {
 			for _, r := range engines {
 				v, err := r.Get(ctx, "s0", src.load)
 				require.NoError(t, err)
-				if v.(int64) != version {
+				if hsVersion(v) != version {
 					stale[confirmed]++
 				}
 			}
@@ -451,4 +472,76 @@ func TestNoJoiningALoadOlderThanTheBound(t *testing.T) {
 	close(release)
 	require.Equal(t, result{int64(0), nil}, <-first, "the first Get started before the invalidation")
 	require.Equal(t, result{int64(1), nil}, <-second)
+}
+
+// TestStalenessBoundReachesNamedCaches: a named cache shares its engine's
+// subscription and heartbeat (NewCache), so the heartbeat's watermark must
+// reach it as it reaches the engine: on a healthy link, entries of both
+// outlive the bound (no reload a heartbeat could have spared); once the
+// link is partitioned, the watermark stops and an entry of either lives
+// at most the bound after its load.
+func TestStalenessBoundReachesNamedCaches(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	const heartbeat, bound = 50 * time.Millisecond, 250 * time.Millisecond
+	e := rtEngine(t, shortClient(t, proxy.Addr()), rtChannel(t), WithHeartbeat(heartbeat), WithMaxStaleness(bound))
+	var l rtLoader
+	c, err := NewCache[any](e, "named", l.load)
+	require.NoError(t, err)
+	caches := map[string]*Engine{"engine": e, "named cache": c.e}
+	for _, x := range caches {
+		rtReady(t, x)
+	}
+
+	for name, x := range caches {
+		rtGet(t, x, name, &l)
+	}
+	time.Sleep(3 * bound) // the bound has to pass, nothing else
+	for name, x := range caches {
+		if st := x.Stats(); st.Subscriptions > 1 || st.HeartbeatMisses > 0 {
+			t.Skip("a loaded machine took a slow echo for a dead link, which flushes; nothing to check")
+		}
+		require.True(t, x.Cached(name), "the %s dropped its entry after the bound on a healthy link: no watermark reached it", name)
+	}
+
+	proxy.Partition()
+	t.Cleanup(proxy.Heal)
+	require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll)
+	for name, x := range caches {
+		rtGet(t, x, name, &l) // loaded after the heartbeat miss's flush
+		require.Eventually(t, func() bool { return !x.Cached(name) }, rtWait, rtPoll,
+			"the %s kept serving an entry longer than the bound while partitioned", name)
+	}
+}
+
+// TestQueuedInvalidationOutlivesItsNamedCache: a named cache's
+// invalidations are queued on its engine's bridge (NewCache shares it), and
+// closing the named cache does not lose them: they reach the other
+// instances once Redis is back, as the engine's own do, and are dropped
+// (counted) only when the engine closes.
+func TestQueuedInvalidationOutlivesItsNamedCache(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	ch := rtChannel(t)
+	writer := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	var l rtLoader
+	w, err := NewCache[any](writer, "named", l.load)
+	require.NoError(t, err)
+	r, err := NewCache[any](reader, "named", l.load)
+	require.NoError(t, err)
+	for _, x := range []*Engine{w.e, r.e} {
+		rtReady(t, x)
+	}
+	rtGet(t, r.e, "x", &l)
+
+	proxy.Down()
+	err = rtWithin(t, "Invalidate", func() error { return w.Invalidate(context.Background(), "x") })
+	require.ErrorIs(t, err, ErrQueued)
+	require.NoError(t, rtWithin(t, "Close", w.Close))
+	require.True(t, r.Cached("x"), "nothing reached the reader while the writer's Redis was away")
+
+	proxy.Up()
+	require.Eventually(t, func() bool { return !r.Cached("x") }, rtWait, rtPoll,
+		"the invalidation queued by a named cache was lost when it closed")
 }

@@ -32,27 +32,20 @@ const DefaultConfirmWait = 5 * time.Second
 // instances connected to other nodes are not waited for. Without Redis it
 // is Invalidate.
 func (e *Engine) InvalidateConfirmed(ctx context.Context, slotID string) error {
-	return e.invalidateConfirmed(ctx, slotID, false)
+	return e.invalidate(ctx, slotID, e.publishConfirmed)
 }
 
 // InvalidateAllConfirmed is InvalidateAll that waits for every instance,
 // as InvalidateConfirmed does.
 func (e *Engine) InvalidateAllConfirmed(ctx context.Context) error {
-	return e.invalidateConfirmed(ctx, bridge.All, true)
+	return e.invalidateAll(ctx, e.publishConfirmed)
 }
 
-func (e *Engine) invalidateConfirmed(ctx context.Context, slotID string, all bool) error {
-	if e.closed.Load() {
-		return ErrClosed
-	}
-	e.env.Stats.Invalidations.Add(1)
-	if all {
-		e.flushLocal()
-	} else {
-		e.invalidateLocal(slotID)
-	}
+// publishConfirmed is publishInvalidation that waits for every instance's
+// answer, at most DefaultConfirmWait unless ctx has a deadline.
+func (e *Engine) publishConfirmed(ctx context.Context, slotID string) error {
 	if e.sub == nil {
-		return e.publishInvalidation(ctx, slotID)
+		return nil // without Redis: Invalidate
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

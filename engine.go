@@ -237,13 +237,25 @@ func (e *Engine) sendTo(h *core.Handle, msg any) {
 // returns an error wrapping ErrQueued: the invalidation is published when
 // Redis is back. The local drop has happened regardless.
 func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
+	return e.invalidate(ctx, slotID, e.publishInvalidation)
+}
+
+// InvalidateAll drops every slot here, then tells the other instances.
+// Like Invalidate, it fails only if the publish was queued.
+func (e *Engine) InvalidateAll(ctx context.Context) error {
+	return e.invalidateAll(ctx, e.publishInvalidation)
+}
+
+// invalidate is Invalidate with publish telling the other instances (and,
+// with WithFill, deleting the shared copy): plain or confirmed.
+func (e *Engine) invalidate(ctx context.Context, slotID string, publish publishFunc) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
 	if e.env.Filler == nil {
 		e.invalidateLocal(slotID)
-		return e.broadcast(ctx, slotID)
+		return e.observed(ctx, slotID, publish)
 	}
 	// Readers miss at once, then the shared copy goes (with the publish). A
 	// load that starts meanwhile may read the old copy: the invalidation
@@ -251,38 +263,41 @@ func (e *Engine) Invalidate(ctx context.Context, slotID string) error {
 	if h, ok := e.dir.Load(slotID); ok {
 		h.Invalidate()
 	}
-	err := e.broadcast(ctx, slotID)
+	err := e.observed(ctx, slotID, publish)
 	e.invalidateLocal(slotID)
 	return err
 }
 
-// InvalidateAll drops every slot here, then tells the other instances.
-// Like Invalidate, it fails only if the publish was queued.
-func (e *Engine) InvalidateAll(ctx context.Context) error {
+// invalidateAll is InvalidateAll with publish, as invalidate.
+func (e *Engine) invalidateAll(ctx context.Context, publish publishFunc) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	e.env.Stats.Invalidations.Add(1)
 	if e.env.Filler == nil {
 		e.flushLocal()
-		return e.broadcast(ctx, bridge.All)
+		return e.observed(ctx, bridge.All, publish)
 	}
-	// As in Invalidate: readers miss at once, the shared tier is retired
+	// As in invalidate: readers miss at once, the shared tier is retired
 	// with the publish, and the flush proper overtakes what read it
 	// meanwhile.
 	e.env.Flush()
-	err := e.broadcast(ctx, bridge.All)
+	err := e.observed(ctx, bridge.All, publish)
 	e.flushLocal()
 	return err
 }
 
-// broadcast makes an invalidation of slotID (bridge.All for every slot)
-// reach the other instances: it deletes the shared copy first, if fill
-// coordination is on, so that nobody refills from it, then publishes; what
-// Redis does not take in time is queued (see outbox.go).
+// broadcast is the plain publish of an invalidation of slotID (bridge.All
+// for every slot), observed: with WithFill the shared copy goes first, so
+// that nobody refills from it; what Redis does not take in time is queued
+// (see outbox.go).
 func (e *Engine) broadcast(ctx context.Context, slotID string) error {
 	return e.observed(ctx, slotID, e.publishInvalidation)
 }
+
+// publishFunc makes an invalidation of slotID (bridge.All for every slot)
+// reach the other instances: publishInvalidation or publishConfirmed.
+type publishFunc func(ctx context.Context, slotID string) error
 
 // invalidateLocal bumps the slot's generation, which readers see at once,
 // then lets the slot's owner free its entry and run its behaviour: its

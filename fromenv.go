@@ -102,3 +102,19 @@ func WithSentinel(opts *redis.FailoverOptions) Option {
 		return nil
 	}
 }
+
+// checkNamedRedis checks the Redis part of a named cache's options: the
+// cache uses its engine's connection (client) unless WithRedis gives it
+// one, so FromEnv finding Redis, or WithSentinel, on a cache whose engine
+// has no Redis cannot be honoured; it would leave the cache without Redis,
+// silently.
+func (c *config) checkNamedRedis(client redis.UniversalClient) error {
+	if c.redisURL == "" || client != nil {
+		return nil
+	}
+	option := "FromEnv"
+	if c.failover != nil {
+		option = "WithSentinel"
+	}
+	return optionError(option, "the engine has no Redis, and a named cache uses its engine's connection: configure Redis on New, or give the cache a client with WithRedis")
+}

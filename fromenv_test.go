@@ -1,6 +1,7 @@
 package slotcache
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -86,4 +87,29 @@ func TestWithSentinelOptions(t *testing.T) {
 	cfg, err = configure(cfg, []Option{WithRedis(client)})
 	require.NoError(t, err)
 	require.Nil(t, cfg.sentinelWatch(), "WithRedis replaces WithSentinel")
+}
+
+// TestNamedCacheRedisNeedsTheEngines: a named cache uses its engine's Redis
+// connection (or WithRedis's). FromEnv finding Redis, or WithSentinel, on
+// a named cache of an engine without Redis gave it no Redis at all,
+// silently: its bound then expired every entry after 3 s, and with
+// WithFill its first Get crashed the process on a nil client. NewCache
+// must fail, naming the option.
+func TestNamedCacheRedisNeedsTheEngines(t *testing.T) {
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+	t.Setenv("REDIS_CLUSTER_URL", "")
+	e, err := New()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	load := func(context.Context, string) (any, error) { return 1, nil }
+	for option, opt := range map[string]Option{
+		"FromEnv":      FromEnv(),
+		"WithSentinel": WithSentinel(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}),
+	} {
+		c, err := NewCache[any](e, "named-"+option, load, opt, WithFill(FillPolicy{}))
+		require.Nil(t, c, option)
+		var oe *OptionError
+		require.ErrorAs(t, err, &oe, option)
+		require.Equal(t, option, oe.Option)
+	}
 }

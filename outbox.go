@@ -16,18 +16,14 @@ var ErrQueued = bridge.ErrQueued
 
 // publishInvalidation tells the other instances that slotID (bridge.All for
 // every slot) changed: the shared fill copy goes first, if fill
-// coordination is on, then the publish; if either fails, both are retried
-// from the outbox. It waits at most the publish timeout.
+// coordination is on (see prepareSub), then the publish; if either fails,
+// both are retried from the outbox. It waits at most the publish timeout.
+// Without Redis there is nobody to tell (and no fill: it needs Redis).
 func (e *Engine) publishInvalidation(ctx context.Context, slotID string) error {
-	if e.sub != nil {
-		return e.sub.Publish(ctx, slotID)
+	if e.sub == nil {
+		return nil
 	}
-	if e.env.Filler != nil { // only if the channel could not be attached
-		ctx, cancel := context.WithTimeout(ctx, e.cfg.publishTimeout)
-		defer cancel()
-		return e.dropShared(ctx, slotID)
-	}
-	return nil
+	return e.sub.Publish(ctx, slotID)
 }
 
 // prepareSub makes every publish of this engine's invalidations, first or

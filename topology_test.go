@@ -27,6 +27,18 @@ func envEngine(t *testing.T, channel string, opts ...Option) *Engine {
 	return e
 }
 
+// sentinelEnv starts a primary, a replica and three sentinels, and points
+// FromEnv at the sentinels (REDIS_URL with master_name).
+func sentinelEnv(t *testing.T) (primary *redistest.Server, ss *redistest.Sentinels) {
+	t.Helper()
+	primary = redistest.Start(t)
+	redistest.StartReplica(t, primary)
+	ss = redistest.StartSentinels(t, primary, 1, 3)
+	t.Setenv("REDIS_URL", ss.URL())
+	t.Setenv("REDIS_CLUSTER_URL", "")
+	return primary, ss
+}
+
 // crossInvalidate checks that an invalidation on from reaches to.
 func crossInvalidate(t *testing.T, from, to *Engine, slotID string, l *rtLoader) {
 	t.Helper()
@@ -41,11 +53,7 @@ func crossInvalidate(t *testing.T, from, to *Engine, slotID string, l *rtLoader)
 // subscriptions must follow the sentinels' announcement to the new primary,
 // and invalidations and fill must work across it.
 func TestSentinelFailoverMovesSubscriptions(t *testing.T) {
-	primary := redistest.Start(t)
-	redistest.StartReplica(t, primary)
-	ss := redistest.StartSentinels(t, primary, 1, 3)
-	t.Setenv("REDIS_URL", ss.URL())
-	t.Setenv("REDIS_CLUSTER_URL", "")
+	primary, ss := sentinelEnv(t)
 	ch := rtChannel(t)
 	opts := []Option{WithHeartbeat(10 * time.Second), WithMaxStaleness(0), WithFill(FillPolicy{})}
 	a := envEngine(t, ch, opts...)

@@ -138,20 +138,28 @@ func (b *Bridge) Publish(ctx context.Context, slotID string) error {
 	return b.primary.Publish(ctx, slotID)
 }
 
-// publish sends payload to channel and gives up when ctx ends. go-redis
-// bounds a socket read by the client's ReadTimeout, not by ctx (unless the
-// client sets ContextTimeoutEnabled), so waiting for the call itself would
-// hold the caller for ReadTimeout on a half-open link, or forever with
-// ReadTimeout -1. An abandoned call ends in the background when the client
-// gives up or is closed.
-func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) error {
-	done := make(chan error, 1)
-	go func() { done <- b.cfg.Client.Publish(ctx, channel, payload).Err() }()
+// publish sends payload to channel and gives up when ctx ends; it returns
+// how many subscribers PUBLISH reached. go-redis bounds a socket read by
+// the client's ReadTimeout, not by ctx (unless the client sets
+// ContextTimeoutEnabled), so waiting for the call itself would hold the
+// caller for ReadTimeout on a half-open link, or forever with ReadTimeout
+// -1. An abandoned call ends in the background when the client gives up or
+// is closed.
+func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) (int64, error) {
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := b.cfg.Client.Publish(ctx, channel, payload).Result()
+		done <- result{n, err}
+	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.n, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 

@@ -405,7 +405,10 @@ func (h *funcHandler) Watermark(time.Time) {}
 // TestHeartbeatDetectsHalfOpen freezes the bridge's connections in a proxy:
 // the sockets stay open and nothing errors, so only the missing heartbeat
 // echo can tell. The bridge must resync, resubscribe through a fresh
-// connection, and receive messages again.
+// connection, and receive messages again. A message published meanwhile is
+// lost, so the watermark must not pass it, not even across the
+// resubscription, until the resync that replaces it has reached the
+// handler.
 func TestHeartbeatDetectsHalfOpen(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr())
@@ -416,11 +419,20 @@ func TestHeartbeatDetectsHalfOpen(t *testing.T) {
 	rec.expect(t, "resync")
 
 	proxy.Freeze()
+	publish(t, srv.Client(t), ch, `{"slotId":"lost","_origin":"b"}`)
+	published := time.Now()
 
 	require.Eventually(t, func() bool { return b.Stats().HeartbeatMisses > 0 }, waitFor, poll)
+	if w := rec.watermark.Load(); w != nil {
+		require.True(t, w.Before(published), "the watermark passed a message lost on a frozen link")
+	}
 	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 2 }, waitFor, poll)
 	// One resync for the dead subscription, one for the new one.
 	rec.expect(t, "resync", "resync")
+	require.Eventually(t, func() bool {
+		w := rec.watermark.Load()
+		return w != nil && w.After(published)
+	}, waitFor, poll, "the watermark does not move again after resubscribing")
 
 	// Subscriptions counts confirmations from the server: the new
 	// subscriber is registered.
@@ -591,7 +603,7 @@ func TestPublishBoundedOnFrozenRedis(t *testing.T) {
 				t.Fatalf("Publish still blocked after %v on a frozen link", waitFor)
 			}
 			// Queued; a publish error only once the abandoned publish is
-			// known to have failed (or never answered).
+			// known to have failed, which on a frozen link may be never.
 			require.Equal(t, uint64(1), b.Stats().Queued)
 		})
 	}

@@ -39,36 +39,6 @@ func TestWatermarkFollowsDelivery(t *testing.T) {
 	}
 }
 
-// TestWatermarkStopsOnHalfOpenLink freezes the link: messages published
-// meanwhile are not delivered, so the watermark must not pass them, not
-// even across the resubscription, until they (or the resync that replaces
-// them) have reached the handler.
-func TestWatermarkStopsOnHalfOpenLink(t *testing.T) {
-	srv := redistest.Start(t)
-	proxy := redistest.NewProxy(t, srv.Addr())
-	ch := uniqueChannel(t)
-	rec := newRecorder()
-	b := startBridge(t, proxiedClient(t, proxy), ch, "origin-a", rec, withHeartbeat(30*time.Millisecond))
-	waitReady(t, b)
-	rec.expect(t, "resync")
-
-	proxy.Freeze()
-	publish(t, srv.Client(t), ch, `{"slotId":"lost","_origin":"b"}`)
-	published := time.Now()
-	// Detected, flushed (the lost message is covered), and subscribed
-	// again through a fresh connection.
-	require.Eventually(t, func() bool { return b.Stats().HeartbeatMisses > 0 }, waitFor, poll)
-	if w := rec.watermark.Load(); w != nil {
-		require.True(t, w.Before(published), "the watermark passed a message lost on a frozen link")
-	}
-	rec.expect(t, "resync")
-	require.Eventually(t, func() bool {
-		w := rec.watermark.Load()
-		return w != nil && w.After(published)
-	}, waitFor, poll, "the watermark does not move again after resubscribing")
-	require.GreaterOrEqual(t, b.Stats().Subscriptions, uint64(2))
-}
-
 // frozenClient returns a client to srv that waits forever on a silent
 // server: no read or write timeout, no ContextTimeoutEnabled. go-redis
 // bounds its dials, HELLO and reads by these timeouts, not by contexts.

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -29,21 +28,6 @@ var ErrUnconfirmed = errors.New("invalidation not confirmed by every subscriber"
 type ackMessage struct {
 	Ack    string `json:"ack"`
 	Origin string `json:"_origin"`
-}
-
-// confirmMessage is an invalidation that asks for answers.
-type confirmMessage struct {
-	SlotID  string `json:"slotId"`
-	Origin  string `json:"_origin"`
-	Confirm string `json:"confirm"`
-}
-
-func encodeJSON(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // strings always encode
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // ackChannel is where the instances answer origin's confirmed
@@ -127,6 +111,16 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("slotcache: publish invalidation of %q to %q: bridge closed: %w", slotID, s.channel, err)
 	}
+	queue := func(cause error) error {
+		ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+		defer cancel()
+		return s.enqueue(ctx, slotID, cause, nil)
+	}
+	if s.out.pending() {
+		// Older invalidations wait in the outbox: this one goes behind
+		// them, not to overtake them, unconfirmed. No publish failed.
+		return queue(nil)
+	}
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	id := hex.EncodeToString(raw[:])
@@ -134,13 +128,15 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	defer s.confirms.close(id)
 
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-	n, err := s.publishCounted(pctx, slotID, encodeJSON(confirmMessage{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+	err := s.prepared(pctx, slotID)
+	var n int64
+	if err == nil {
+		n, err = b.publish(pctx, s.channel, encodeJSON(message{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+	}
 	cancel()
 	if err != nil {
 		s.stats.publishErrors.Add(1)
-		qctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
-		defer cancel()
-		return s.enqueue(qctx, slotID, err, nil)
+		return queue(err)
 	}
 	s.confirms.expect(p, int(n))
 	select {
@@ -153,36 +149,6 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	}
 }
 
-// publishCounted is publishNow for a prepared payload, returning the
-// number of subscribers PUBLISH reached. Older queued invalidations are
-// not overtaken: while the outbox holds any, this fails like a publish
-// Redis did not take, so that the caller queues behind them.
-func (s *Sub) publishCounted(ctx context.Context, slotID string, payload []byte) (int64, error) {
-	if s.out.pending() {
-		return 0, errors.New("older invalidations are still queued")
-	}
-	if s.prepare != nil {
-		if err := s.prepare(ctx, slotID); err != nil {
-			return 0, err
-		}
-	}
-	type result struct {
-		n   int64
-		err error
-	}
-	done := make(chan result, 1)
-	go func() { // abandoned on ctx's end; see Bridge.publish
-		n, err := s.b.cfg.Client.Publish(ctx, s.channel, payload).Result()
-		done <- result{n, err}
-	}()
-	select {
-	case r := <-done:
-		return r.n, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
 // answer tells origin that its confirmed invalidation id was applied here,
 // off the receiving goroutine, which must stay O(1).
 func (s *Sub) answer(id, origin string) {
@@ -191,7 +157,7 @@ func (s *Sub) answer(id, origin string) {
 	b.async(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
 		defer cancel()
-		if err := b.publish(ctx, ackChannel(s.channel, origin), payload); err != nil {
+		if _, err := b.publish(ctx, ackChannel(s.channel, origin), payload); err != nil {
 			b.cfg.Logger.Debug("slotcache: could not confirm an invalidation", "channel", s.channel, "err", err)
 		}
 	})

@@ -402,7 +402,7 @@ func (b *Bridge) heartbeat(hb time.Duration) {
 		// Abandoned after one interval: one stuck on a dead pooled
 		// connection (forever with ReadTimeout -1) must not stop the
 		// heartbeats of the next, healthy session.
-		_ = b.publish(ctx, b.hbChannel, []byte(payload))
+		_, _ = b.publish(ctx, b.hbChannel, []byte(payload))
 	})
 }
 

@@ -17,7 +17,9 @@ type Stats struct {
 	// Malformed counts ignored messages: bad JSON, wrong types, missing
 	// slotId, or over the size limit.
 	Malformed uint64
-	// PublishErrors counts failed publishes.
+	// PublishErrors counts publishes Redis failed or refused, each once,
+	// when its answer comes (one that never answers is counted in Queued
+	// only); the outbox's retries are not counted again.
 	PublishErrors uint64
 	// Subscriptions counts confirmed subscriptions, the first included;
 	// every one after the first is a resubscription that flushed the cache.
@@ -90,11 +92,8 @@ type Health struct {
 	SinceHeard time.Duration
 }
 
-// Health returns the state of s's subscription. It never waits: a session
-// being set up holds the bridge's lock while it dials Redis, for as long
-// as the dial takes, and a scrape must not hang on it; a lock held right
-// now reads as not subscribed, which is true of a session being set up
-// and at worst one scrape off for the brief holds around a message.
+// Health returns the state of s's subscription. It never waits on Redis:
+// no Redis I/O happens under the bridge's lock (see session).
 func (s *Sub) Health() Health {
 	b := s.b
 	h := Health{SinceHeard: time.Duration(b.now() - b.lastEcho.Load())}
@@ -103,9 +102,7 @@ func (s *Sub) Health() Health {
 	default:
 		return h // never confirmed
 	}
-	if !b.mu.TryLock() {
-		return h
-	}
+	b.mu.Lock()
 	open := b.ps != nil
 	b.mu.Unlock()
 	h.Subscribed = open && (b.cfg.Heartbeat <= 0 || h.SinceHeard <= 3*b.cfg.Heartbeat)

@@ -60,7 +60,9 @@ func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 }
 
 // Detach removes the channel from the subscription; its handler hears
-// nothing more.
+// nothing more. Invalidations still in its outbox are published all the
+// same once Redis answers (the other instances need them), or dropped and
+// counted when the bridge closes.
 func (s *Sub) Detach() {
 	b := s.b
 	b.mu.Lock()
@@ -125,28 +127,47 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	if s.out.pending() {
 		return s.enqueue(ctx, slotID, nil, nil)
 	}
+	// The attempt is abandoned on ctx's end (see Bridge.publish), but its
+	// outcome is Redis's own answer, however late: the drainer waits for it
+	// (see landed), so that a publish Redis took late is not sent twice.
+	// It counts as a publish error once that answer says it failed, even if
+	// a newer invalidation superseded it in the outbox meanwhile.
 	att := make(chan error, 1)
-	go func() { att <- s.publishNow(ctx, slotID) }() // abandoned on ctx's end; see Bridge.publish
+	go func() {
+		err := s.prepared(ctx, slotID)
+		if err == nil {
+			err = s.b.cfg.Client.Publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)).Err()
+		}
+		if err != nil {
+			s.stats.publishErrors.Add(1)
+		}
+		att <- err
+	}()
 	select {
 	case err := <-att:
 		if err == nil {
 			return nil
 		}
-		s.stats.publishErrors.Add(1)
 		return s.enqueue(ctx, slotID, err, nil)
 	case <-ctx.Done():
-		// Redis may still take it: the drainer finds out before publishing
-		// it again. It counts as a publish error only if it failed.
 		return s.enqueue(ctx, slotID, ctx.Err(), att)
 	}
 }
 
-// publishNow prepares and publishes one invalidation.
+// publishNow prepares and publishes one invalidation, giving up when ctx
+// ends.
 func (s *Sub) publishNow(ctx context.Context, slotID string) error {
-	if s.prepare != nil {
-		if err := s.prepare(ctx, slotID); err != nil {
-			return err
-		}
+	if err := s.prepared(ctx, slotID); err != nil {
+		return err
 	}
-	return s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
+	_, err := s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
+	return err
+}
+
+// prepared runs the SetPrepare function, if any, for slotID.
+func (s *Sub) prepared(ctx context.Context, slotID string) error {
+	if s.prepare == nil {
+		return nil
+	}
+	return s.prepare(ctx, slotID)
 }

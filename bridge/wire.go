@@ -10,10 +10,12 @@ import (
 // All is the slot ID that means "every slot", as in the seed module.
 const All = "*"
 
-// message is the seed's wire format: {"slotId":"<id>","_origin":"<id>"}.
+// message is the seed's wire format: {"slotId":"<id>","_origin":"<id>"},
+// with a confirm field when the writer asks for answers (confirm.go).
 type message struct {
-	SlotID string `json:"slotId"`
-	Origin string `json:"_origin"`
+	SlotID  string `json:"slotId"`
+	Origin  string `json:"_origin"`
+	Confirm string `json:"confirm,omitempty"`
 }
 
 // filledMessage is a fill notice: {"filled":"<id>","_origin":"<id>"}. It has
@@ -29,21 +31,23 @@ type filledMessage struct {
 // bytes of the seed's JSON.stringify({ slotId, _origin }), which leaves <, >
 // and & unescaped (Go's default encoder would escape them).
 func Encode(slotID, origin string) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(message{SlotID: slotID, Origin: origin}) // strings always encode
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return encodeJSON(message{SlotID: slotID, Origin: origin})
 }
 
 // EncodeFilled returns the wire form of a fill notice: origin committed
 // slotID to the shared tier (or gave up its fill), so that the other
 // instances' followers look again now instead of at their next poll.
 func EncodeFilled(slotID, origin string) []byte {
+	return encodeJSON(filledMessage{Filled: slotID, Origin: origin})
+}
+
+// encodeJSON is JSON.stringify for the structs of this package: no HTML
+// escaping, no trailing newline.
+func encodeJSON(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(filledMessage{Filled: slotID, Origin: origin}) // strings always encode
+	_ = enc.Encode(v) // strings always encode
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 

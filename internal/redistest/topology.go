@@ -34,9 +34,11 @@ type Sentinels struct {
 }
 
 // Addrs returns the sentinels' addresses.
-func (s *Sentinels) Addrs() []string {
-	addrs := make([]string, len(s.Servers))
-	for i, srv := range s.Servers {
+func (s *Sentinels) Addrs() []string { return addrsOf(s.Servers) }
+
+func addrsOf(servers []*Server) []string {
+	addrs := make([]string, len(servers))
+	for i, srv := range servers {
 		addrs[i] = srv.Addr()
 	}
 	return addrs
@@ -161,18 +163,27 @@ func waitSentinel(tb testing.TB, addr string, replicas, peers int) {
 // waitInfo waits until INFO section of the server at addr contains want.
 func waitInfo(tb testing.TB, addr, section, want string) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	waitText(tb, addr, "INFO "+section, want, func(ctx context.Context, c *redis.Client) (string, error) {
+		return c.Info(ctx, section).Result()
+	})
+}
+
+// waitText waits until the text that get reads from the server at addr
+// (what names it in the failure) contains want.
+func waitText(tb testing.TB, addr, what, want string, get func(context.Context, *redis.Client) (string, error)) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*readyTimeout)
 	defer cancel()
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer func() { _ = c.Close() }()
 	for {
-		info, err := c.Info(ctx, section).Result()
-		if err == nil && strings.Contains(info, want) {
+		text, err := get(ctx, c)
+		if err == nil && strings.Contains(text, want) {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("redistest: %s never reported %q in INFO %s (last error %v)", addr, want, section, err)
+			tb.Fatalf("redistest: %s never reported %q in %s (last error %v)", addr, want, what, err)
 		case <-time.After(pollInterval):
 		}
 	}
@@ -184,13 +195,7 @@ type Cluster struct {
 }
 
 // Addrs returns the nodes' addresses.
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		addrs[i] = n.Addr()
-	}
-	return addrs
-}
+func (c *Cluster) Addrs() []string { return addrsOf(c.Nodes) }
 
 // URL returns the cluster as a go-redis cluster URL
 // (redis.ParseClusterURL): the first node as host, the others as addr.
@@ -231,27 +236,9 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, node := range c.Nodes {
-		waitInfoCmd(tb, node.Addr(), "cluster_state:ok")
+		waitText(tb, node.Addr(), "CLUSTER INFO", "cluster_state:ok", func(ctx context.Context, c *redis.Client) (string, error) {
+			return c.ClusterInfo(ctx).Result()
+		})
 	}
 	return c
-}
-
-// waitInfoCmd waits until CLUSTER INFO at addr contains want.
-func waitInfoCmd(tb testing.TB, addr, want string) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*readyTimeout)
-	defer cancel()
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer func() { _ = c.Close() }()
-	for {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, want) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("redistest: %s never reported %q in CLUSTER INFO (last error %v)", addr, want, err)
-		case <-time.After(pollInterval * 4):
-		}
-	}
 }
