@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,3 +291,45 @@ func TestGetManyWithFillAcrossInstances(t *testing.T) {
 	assert.Equal(t, [][]string{{"w"}}, recB.Calls(), "x, y, z came from the shared tier")
 	assert.EqualValues(t, 3, b.Stats().FillSharedHits)
 }
+
+// A batch loader's panic is a loader panic: every slot of the batch fails
+// with a *PanicError that keeps the loader's stack, the panic is counted
+// and logged once, and the slots go on working and passivate.
+func TestGetManyBatchLoaderPanic(t *testing.T) {
+	logs := &syncBuffer{}
+	e := newEngine(t, WithPassivateAfter(0), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	c := newCache[string](t, e, "p", nil, WithBatch(func(_ context.Context, ids []string) (map[string]string, error) {
+		if panicking.Load() {
+			panicBatchLoader()
+		}
+		out := make(map[string]string, len(ids))
+		for _, id := range ids {
+			out[id] = "v:" + id
+		}
+		return out, nil
+	}, 0))
+	all := ids("k", 5)
+	got, err := c.GetMany(context.Background(), all)
+	assert.Empty(t, got)
+	for _, id := range all {
+		assert.ErrorContains(t, err, fmt.Sprintf("%q", id))
+	}
+	require.ErrorIs(t, err, ErrLoaderPanic)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, string(pe.Stack), "panicBatchLoader", "the stack is the batch loader's")
+	assert.EqualValues(t, 1, c.Stats().LoaderPanics, "one panic, counted once")
+	assert.Equal(t, 1, strings.Count(logs.String(), "loader panicked"), "and logged once")
+	require.Eventually(t, func() bool { return c.Stats().SlotRestarts == 1 }, wait, time.Millisecond,
+		"the leader's slot restarted, as after any loader panic")
+	require.Eventually(t, func() bool { return c.Stats().Actors == 0 }, wait, time.Millisecond, "the slots passivate")
+
+	panicking.Store(false)
+	got, err = c.GetMany(context.Background(), all)
+	require.NoError(t, err)
+	assert.Len(t, got, 5, "the slots still work")
+}
+
+func panicBatchLoader() { panic("batch loader bug") }
