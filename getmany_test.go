@@ -333,3 +333,45 @@ func TestGetManyBatchLoaderPanic(t *testing.T) {
 }
 
 func panicBatchLoader() { panic("batch loader bug") }
+
+// GetMany under a size limit returns every value, whether the limit admits
+// it or not, and the limit holds.
+func TestGetManyWithMaxSlots(t *testing.T) {
+	e := newEngine(t)
+	rec := newBatchRecorder(false)
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0), WithMaxSlots(5))
+	all := ids("k", 20)
+	for round := range 2 {
+		got, err := c.GetMany(context.Background(), all)
+		require.NoError(t, err)
+		require.Len(t, got, 20, "round %d", round)
+		for _, id := range all {
+			assert.Equal(t, "v:"+id, got[id])
+		}
+		assert.LessOrEqual(t, c.Stats().Slots, uint64(5), "the limit holds")
+	}
+	assert.Positive(t, c.Stats().Rejected+c.Stats().EvictedSize, "a full cache evicts or rejects")
+	assert.Len(t, rec.Calls()[0], 20, "the first round is one batch")
+}
+
+// An ID that the batch loader leaves out is cached as nil for the
+// behaviour's negative TTL, not for the TTL, and Get then returns V's zero
+// value without loading.
+func TestGetManyMissingIDsWithNegativeTTL(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	rec := newBatchRecorder(false)
+	rec.missing["gone"] = true
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0), WithBehaviour(NegativeTTL(20*time.Millisecond)))
+	got, err := c.GetMany(context.Background(), []string{"here", "gone"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"here": "v:here"}, got)
+	v, ok := c.Peek("gone")
+	assert.True(t, ok, "the missing ID is cached")
+	assert.Equal(t, "", v, "as V's zero value")
+	require.Eventually(t, func() bool { return !c.Cached("gone") }, wait, time.Millisecond, "for the negative TTL")
+	assert.True(t, c.Cached("here"), "a value keeps the TTL")
+	got, err = c.GetMany(context.Background(), []string{"here", "gone"})
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
+	assert.Equal(t, [][]string{{"gone", "here"}, {"gone"}}, rec.Calls(), "only the expired nil is loaded again")
+}

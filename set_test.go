@@ -102,3 +102,56 @@ func TestSetAcrossInstancesWithFill(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v2", v)
 }
+
+// With fill, Set overtakes loads in flight on every instance: a load that
+// read the source before the write is not cached, here or on the instance
+// that ran it, and its commit to the shared tier is refused, so no
+// instance is served the old value once Set returned and its invalidation
+// arrived.
+func TestSetWithFillOvertakesLoadsInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	ch := rtChannel(t)
+	var source atomic.Value
+	source.Store("v1")
+	var gated atomic.Bool
+	gated.Store(true)
+	entered, release := make(chan string, 2), make(chan struct{})
+	load := func(_ context.Context, id string) (string, error) {
+		v := source.Load().(string)
+		if gated.Load() {
+			entered <- id
+			<-release // ignores its context: the commit comes after the Set
+		}
+		return v, nil
+	}
+	a := newCache(t, rtEngine(t, srv.Client(t), ch), "s", load, WithFill(FillPolicy{}))
+	b := newCache(t, rtEngine(t, srv.Client(t), ch), "s", load, WithFill(FillPolicy{}))
+	require.NoError(t, a.WaitReady(ctx))
+	require.NoError(t, b.WaitReady(ctx))
+
+	// x loads on a (the instance that will Set), y on b; both read v1.
+	inflight := make(chan string, 2)
+	go func() { v, _ := a.Get(ctx, "x"); inflight <- v }()
+	go func() { v, _ := b.Get(ctx, "y"); inflight <- v }()
+	<-entered
+	<-entered
+
+	source.Store("v2") // the write to the source, then write-through
+	require.NoError(t, a.Set(ctx, "x", "v2"))
+	require.NoError(t, a.Set(ctx, "y", "v2"))
+	require.Eventually(t, func() bool { return b.Stats().CrossProcessInvalidations >= 2 }, wait, time.Millisecond,
+		"b applied both invalidations while its load was in flight")
+	gated.Store(false)
+	close(release)
+	assert.Equal(t, "v1", <-inflight, "asked before the Set")
+	assert.Equal(t, "v1", <-inflight, "asked before the Set")
+
+	for _, c := range []*Cache[string]{a, b} {
+		for _, id := range []string{"x", "y"} {
+			v, err := c.Get(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, "v2", v, "%s on %s", id, c.e.cfg.origin)
+		}
+	}
+}
