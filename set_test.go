@@ -155,3 +155,33 @@ func TestSetWithFillOvertakesLoadsInFlight(t *testing.T) {
 		}
 	}
 }
+
+// Under a size limit, Set replaces a cached slot's value in place, and a
+// Set on a slot that holds nothing is admitted like a loaded value: it may
+// be refused in favour of hotter slots (Set still returns nil: the old
+// value is gone either way), and the limit holds.
+func TestSetUnderMaxSlots(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	c := newCache(t, e, "s", func(_ context.Context, id string) (string, error) { return "loaded:" + id, nil }, WithMaxSlots(2))
+	ctx := context.Background()
+	for range 20 {
+		for _, id := range []string{"hot1", "hot2"} {
+			_, err := c.Get(ctx, id)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, c.Set(ctx, "hot1", "set"))
+	v, ok := c.Peek("hot1")
+	assert.True(t, ok, "a cached slot takes the new value in place")
+	assert.Equal(t, "set", v)
+
+	require.NoError(t, c.Set(ctx, "cold", "set"))
+	assert.False(t, c.Cached("cold"), "a newcomer is not admitted over hotter slots")
+	assert.True(t, c.Cached("hot1"))
+	assert.True(t, c.Cached("hot2"))
+	assert.LessOrEqual(t, c.Stats().Slots, uint64(2))
+	assert.EqualValues(t, 1, c.Stats().Rejected)
+	v, err := c.Get(ctx, "cold")
+	require.NoError(t, err)
+	assert.Equal(t, "loaded:cold", v, "a refused Set leaves the slot to load")
+}
