@@ -1,8 +1,6 @@
 package slotcache
 
-import (
-	"time"
-)
+import "time"
 
 // WithMaxStaleness bounds how stale a value served by an engine linked to
 // Redis can be, whatever happens to Redis (default 3 s): a Get that starts
