@@ -90,7 +90,7 @@ func (c checkedCodec[V]) Unmarshal(slotID string, data []byte) (any, error) {
 		return v, err
 	}
 	if _, ok := v.(V); !ok {
-		return nil, fmt.Errorf("%w: shared copy of slot %q decodes to a %T, not a %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
+		return nil, fmt.Errorf("%w: shared copy of slot %q decodes to %T, not %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
 	}
 	return v, nil
 }
