@@ -185,3 +185,21 @@ func TestSetUnderMaxSlots(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "loaded:cold", v, "a refused Set leaves the slot to load")
 }
+
+// Under the staleness bound, a Set value is as fresh as the Set: with the
+// link to Redis down (no watermark) it is served until the bound after the
+// Set, not after the engine started, and then dropped like a loaded one.
+func TestSetUnderStalenessBound(t *testing.T) {
+	const bound = 200 * time.Millisecond
+	e := newEngine(t, WithRedis(shortClient(t, "127.0.0.1:1")), WithHeartbeat(bound/2), WithMaxStaleness(bound),
+		WithPublishTimeout(time.Millisecond), WithTTL(time.Hour))
+	c := newCache(t, e, "s", func(context.Context, string) (string, error) { return "loaded", nil })
+	require.Eventually(t, func() bool { return !c.e.env.Clock.Before(int64(2 * bound)) }, wait, time.Millisecond,
+		"the engine is older than the bound")
+	err := c.Set(context.Background(), "k", "set")
+	require.ErrorIs(t, err, ErrQueued, "Redis is down: the invalidation waits in the outbox")
+	v, ok := c.Peek("k")
+	require.True(t, ok, "served: the bound counts from the Set")
+	assert.Equal(t, "set", v)
+	require.Eventually(t, func() bool { return !c.Cached("k") }, wait, time.Millisecond, "and dropped past the bound")
+}
