@@ -375,3 +375,24 @@ func TestGetManyMissingIDsWithNegativeTTL(t *testing.T) {
 	assert.Len(t, got, 1)
 	assert.Equal(t, [][]string{{"gone", "here"}, {"gone"}}, rec.Calls(), "only the expired nil is loaded again")
 }
+
+// Set overtakes a batch in flight as it overtakes a single load: the
+// GetMany that asked before gets the batch's value, the Set's value stays
+// cached, and the batch's other slots are cached as usual.
+func TestGetManySetOvertakesBatch(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	rec := newBatchRecorder(true)
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0))
+	ctx := context.Background()
+	many := make(chan map[string]string, 1)
+	go func() { m, _ := c.GetMany(ctx, []string{"a", "b"}); many <- m }()
+	assert.Equal(t, []string{"a", "b"}, rec.awaitBatch(t))
+
+	require.NoError(t, c.Set(ctx, "a", "set"))
+	rec.release <- struct{}{}
+	assert.Equal(t, map[string]string{"a": "v:a", "b": "v:b"}, <-many, "asked before the Set")
+	got, err := c.GetMany(ctx, []string{"a", "b"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "set", "b": "v:b"}, got, "the batch's a was not cached over the Set")
+	assert.Len(t, rec.Calls(), 1)
+}
