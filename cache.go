@@ -46,7 +46,8 @@ func NewCache[V any](e *Engine, name string, load func(ctx context.Context, slot
 	if e == nil {
 		return nil, &OptionError{Option: "NewCache", Reason: "engine is nil"}
 	}
-	ie, err := e.named(name, append(opts, typedDefaults[V]()))
+	// Never append to opts in place: the caller's slice may have room.
+	ie, err := e.named(name, append(opts[:len(opts):len(opts)], typedDefaults[V]()))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package slotcache
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,4 +205,24 @@ func TestCacheHitAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs, "allocations per typed hit")
 	assert.Equal(t, misses, c.Stats().Misses, "hits must not reach the slot actor")
+}
+
+// NewCache leaves the caller's options alone: callers may share one slice
+// of options between caches, even with room to spare and concurrently.
+func TestNewCacheKeepsCallersOptions(t *testing.T) {
+	e := newEngine(t)
+	opts := make([]Option, 1, 4)
+	opts[0] = WithTTL(time.Minute)
+	load := func(context.Context, string) (int, error) { return 1, nil }
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := NewCache(e, fmt.Sprint("c", i), load, opts...)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Nil(t, opts[:2][1], "nothing was written past the caller's options")
 }
