@@ -22,8 +22,8 @@ import (
 // Hooks run in the engine's actors (the slot's own, or the router for a
 // slot that has none), never on the hit path, one at a time per slot; they
 // must be quick and must not call the engine. A hook that panics is logged
-// and the default decision is taken. OnLoad runs once per load, on the
-// instance that loaded, and decides the shared copy's lifetime too (with
+// and the default decision is taken. OnLoad runs once per load (and per
+// Cache.Set, on the value set), on the instance that loaded, and decides the shared copy's lifetime too (with
 // WithFill; each instance that reads the shared copy runs OnLoad on it
 // again, and the copy's remaining life caps that decision); OnInvalidate
 // runs once per invalidation of every slot that holds an entry.

@@ -34,7 +34,8 @@ type Cache[V any] struct {
 // The cache has its own TTL, size limit, behaviours, Stats and channel
 // ("<e's channel>:<name>"), starting from e's TTL, timeouts, logger and
 // Redis client; opts change any of it (behaviours, WithMaxSlots and
-// WithFill are not inherited). With WithFill, values travel through the
+// WithFill are not inherited; another client only with WithRedis: FromEnv's
+// Redis URLs and WithSentinel dial, which only New does). With WithFill, values travel through the
 // shared tier as JSON of V (JSONOf[V]) unless FillPolicy.Codec names a
 // codec of your own (JSONCodec, which decodes into any, is replaced too),
 // so every instance gets a V back, whichever loaded it; a shared copy that
@@ -45,7 +46,8 @@ func NewCache[V any](e *Engine, name string, load func(ctx context.Context, slot
 	if e == nil {
 		return nil, &OptionError{Option: "NewCache", Reason: "engine is nil"}
 	}
-	ie, err := e.named(name, append(opts, typedDefaults[V]()))
+	// Never append to opts in place: the caller's slice may have room.
+	ie, err := e.named(name, append(opts[:len(opts):len(opts)], typedDefaults[V]()))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package slotcache
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,3 +181,48 @@ func TestCacheRefusesWrongTypedSharedCopy(t *testing.T) {
 
 // untypedJSON is a custom codec that decodes into any, like JSONCodec.
 type untypedJSON struct{ JSONCodec }
+
+// A typed hit, Get or Peek, allocates nothing and never reaches the slot's
+// actor, as an Engine.Get hit; a struct V is copied, not boxed again.
+func TestCacheHitAllocatesNothing(t *testing.T) {
+	type user struct {
+		Name string
+		Age  int
+	}
+	e := newEngine(t)
+	c := newCache(t, e, "u", func(_ context.Context, id string) (user, error) { return user{Name: id, Age: 7}, nil })
+	ctx := context.Background()
+	_, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	misses := c.Stats().Misses
+	allocs := testing.AllocsPerRun(1000, func() {
+		if v, err := c.Get(ctx, "k"); err != nil || v.Name != "k" {
+			panic("not a hit")
+		}
+		if v, ok := c.Peek("k"); !ok || v.Age != 7 {
+			panic("not a hit")
+		}
+	})
+	assert.Zero(t, allocs, "allocations per typed hit")
+	assert.Equal(t, misses, c.Stats().Misses, "hits must not reach the slot actor")
+}
+
+// NewCache leaves the caller's options alone: callers may share one slice
+// of options between caches, even with room to spare and concurrently.
+func TestNewCacheKeepsCallersOptions(t *testing.T) {
+	e := newEngine(t)
+	opts := make([]Option, 1, 4)
+	opts[0] = WithTTL(time.Minute)
+	load := func(context.Context, string) (int, error) { return 1, nil }
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := NewCache(e, fmt.Sprint("c", i), load, opts...)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Nil(t, opts[:2][1], "nothing was written past the caller's options")
+}

@@ -33,7 +33,7 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	base.behaviour, base.rules, base.maxSlots, base.fill = nil, nil, 0, nil
 	base.typed = typedConfig{}
 	cfg, err := configure(base, opts)
-	if err = errors.Join(err, cfg.checkNamedRedis(e.client)); err != nil {
+	if err = errors.Join(err, cfg.checkNamed()); err != nil {
 		return nil, fmt.Errorf("slotcache: NewCache(%q): %w", name, err)
 	}
 	c := start(cfg, e.host, e)
@@ -48,6 +48,21 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 
 // errNamedOnly is the error of an option that only NewCache understands.
 var errNamedOnly = errors.New("applies to NewCache only")
+
+// checkNamed rejects, for NewCache, the options that make an engine dial
+// a Redis client of its own: a cache uses its engine's client or one
+// given with WithRedis, and owns none, so start would otherwise run it
+// on the engine's client, or on none, whatever the URL said.
+func (c *config) checkNamed() error {
+	if c.redisURL == "" {
+		return nil
+	}
+	option := "FromEnv"
+	if c.failover != nil {
+		option = "WithSentinel"
+	}
+	return &OptionError{Option: option, Reason: "dials a Redis client, which only New does: give NewCache WithRedis, or nothing to use the engine's"}
+}
 
 // forget removes a closed named cache.
 func (e *Engine) forget(c *Engine) {

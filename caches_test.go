@@ -149,3 +149,25 @@ func TestNamedCachesResyncWithTheirRoot(t *testing.T) {
 func (e *Engine) namedForTest(name string, opts ...Option) (*Engine, error) {
 	return e.named(name, opts)
 }
+
+// A cache uses its engine's Redis client or one given with WithRedis; the
+// options that make the engine dial a client of its own (FromEnv's Redis
+// URLs, WithSentinel) apply to New only, and NewCache says so instead of
+// quietly running the cache on the engine's client, or on none.
+func TestNewCacheRefusesDiallingOptions(t *testing.T) {
+	e := newEngine(t) // no Redis
+	load := func(context.Context, string) (int, error) { return 1, nil }
+	t.Setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+	for name, opt := range map[string]Option{
+		"FromEnv":      FromEnv(),
+		"WithSentinel": WithSentinel(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}),
+	} {
+		_, err := NewCache(e, name, load, opt)
+		var oe *OptionError
+		require.ErrorAs(t, err, &oe, name)
+		assert.Equal(t, name, oe.Option)
+	}
+	t.Setenv("REDIS_URL", "")
+	_, err := NewCache(e, "env-ttl", load, FromEnv())
+	assert.NoError(t, err, "FromEnv without a Redis URL only tunes the cache")
+}

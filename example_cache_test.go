@@ -166,6 +166,6 @@ func ExampleGetAs() {
 	fmt.Println(s)
 	// Output:
 	// true
-	// slotcache: wrong type: slot "answer" holds a int, not a string
+	// slotcache: wrong type: slot "answer" holds int, not string
 	// 42
 }

@@ -1,8 +1,6 @@
 package slotcache
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/redis/go-redis/v9"
@@ -25,10 +23,10 @@ const (
 func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
 	switch {
 	case nodeURL != "" && clusterURL != "":
-		return errors.New("slotcache: FromEnv: set REDIS_URL or REDIS_CLUSTER_URL, not both")
+		return &OptionError{Option: "FromEnv", Reason: "set REDIS_URL or REDIS_CLUSTER_URL, not both"}
 	case clusterURL != "":
 		if _, err := redis.ParseClusterURL(clusterURL); err != nil {
-			return fmt.Errorf("slotcache: FromEnv: REDIS_CLUSTER_URL: %w", err)
+			return &OptionError{Option: "FromEnv", Reason: "REDIS_CLUSTER_URL: " + err.Error(), Err: err}
 		}
 		c.redis, c.redisURL, c.redisKind, c.failover = nil, clusterURL, redisCluster, nil
 	case nodeURL != "":
@@ -41,7 +39,7 @@ func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
 			_, err = redis.ParseURL(nodeURL)
 		}
 		if err != nil {
-			return fmt.Errorf("slotcache: FromEnv: REDIS_URL: %w", err)
+			return &OptionError{Option: "FromEnv", Reason: "REDIS_URL: " + err.Error(), Err: err}
 		}
 		c.redis, c.redisURL, c.redisKind, c.failover = nil, nodeURL, kind, nil
 	}
@@ -95,26 +93,10 @@ func (c *config) sentinelWatch() *bridge.SentinelWatch {
 func WithSentinel(opts *redis.FailoverOptions) Option {
 	return func(c *config) error {
 		if opts == nil || opts.MasterName == "" || len(opts.SentinelAddrs) == 0 {
-			return errors.New("slotcache: WithSentinel: options need a MasterName and SentinelAddrs")
+			return &OptionError{Option: "WithSentinel", Reason: "options need a MasterName and SentinelAddrs"}
 		}
 		o := *opts
 		c.redis, c.redisURL, c.redisKind, c.failover = nil, "sentinel:"+o.MasterName, redisSentinel, &o
 		return nil
 	}
-}
-
-// checkNamedRedis checks the Redis part of a named cache's options: the
-// cache uses its engine's connection (client) unless WithRedis gives it
-// one, so FromEnv finding Redis, or WithSentinel, on a cache whose engine
-// has no Redis cannot be honoured; it would leave the cache without Redis,
-// silently.
-func (c *config) checkNamedRedis(client redis.UniversalClient) error {
-	if c.redisURL == "" || client != nil {
-		return nil
-	}
-	option := "FromEnv"
-	if c.failover != nil {
-		option = "WithSentinel"
-	}
-	return optionError(option, "the engine has no Redis, and a named cache uses its engine's connection: configure Redis on New, or give the cache a client with WithRedis")
 }

@@ -53,7 +53,7 @@ func TestMaxStalenessValidation(t *testing.T) {
 		{"negative", []Option{WithMaxStaleness(-time.Second)}, []string{"WithMaxStaleness"}},
 		{"no heartbeat", []Option{WithRedis(client), WithHeartbeat(0)}, []string{"WithMaxStaleness", "WithHeartbeat(0)"}},
 		{"under two heartbeats", []Option{WithRedis(client), WithHeartbeat(time.Second), WithMaxStaleness(1500 * time.Millisecond)},
-			[]string{"WithMaxStaleness(1.5s)", "WithHeartbeat(1s)"}},
+			[]string{"WithMaxStaleness: 1.5s", "WithHeartbeat(1s)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := New(tc.opts...)
@@ -61,6 +61,9 @@ func TestMaxStalenessValidation(t *testing.T) {
 			for _, w := range tc.want {
 				require.ErrorContains(t, err, w)
 			}
+			var oe *OptionError
+			require.ErrorAs(t, err, &oe, "an option error a caller can inspect")
+			require.Equal(t, "WithMaxStaleness", oe.Option)
 		})
 	}
 	e, err := New(WithHeartbeat(0))

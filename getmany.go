@@ -53,25 +53,12 @@ func (c *Cache[V]) GetMany(ctx context.Context, slotIDs []string) (map[string]V,
 	if len(misses) == 0 {
 		return out, nil
 	}
-	if c.e.closed.Load() {
-		return nil, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	results, err := c.loadMisses(ctx, misses)
+	if err != nil {
 		return nil, err
 	}
-	b := c.startBatch(ctx, misses)
-	select {
-	case <-b.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.e.env.Ctx.Done():
-		return nil, ErrClosed
-	}
-	if b.closed {
-		return nil, ErrClosed
-	}
 	var errs []error
-	for i, r := range b.results {
+	for i, r := range results {
 		id := misses[i]
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("slot %q: %w", id, r.Err))
@@ -90,16 +77,71 @@ func (c *Cache[V]) GetMany(ctx context.Context, slotIDs []string) (map[string]V,
 	return out, errors.Join(errs...)
 }
 
+// loadMisses sends the misses to their slots' actors and waits for every
+// answer, the caller's ctx, or Close.
+func (c *Cache[V]) loadMisses(ctx context.Context, ids []string) ([]messages.Result, error) {
+	if c.e.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.batch == nil {
+		return c.loadEach(ctx, ids)
+	}
+	b := c.startBatch(ctx, ids)
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.e.env.Ctx.Done():
+		return nil, ErrClosed
+	}
+	if b.closed {
+		return nil, ErrClosed
+	}
+	return b.results, nil
+}
+
+// loadEach is loadMisses without a batch loader: the misses of Get, sent
+// at once and awaited in turn, with nothing to coordinate.
+func (c *Cache[V]) loadEach(ctx context.Context, ids []string) ([]messages.Result, error) {
+	env := c.e.env
+	replies := make([]chan messages.Result, len(ids))
+	for i, id := range ids {
+		env.Stats.Misses.Add(1)
+		replies[i] = make(chan messages.Result, 1)
+		c.e.send(id, &messages.Get{Ctx: ctx, Load: c.load, Reply: replies[i]})
+	}
+	results := make([]messages.Result, len(ids))
+	for i, reply := range replies {
+		select {
+		case results[i] = <-reply:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-env.Ctx.Done():
+			return nil, ErrClosed
+		}
+	}
+	return results, nil
+}
+
 // batch is one GetMany's misses on their way through their slots' actors.
 // Its loop, in a goroutine of its own so that it outlives a caller that
 // gives up, collects three kinds of news per slot: the actor handled the
 // request and did or did not start a load (handled); the slot's loader was
 // called and waits for the batch (a registration); the slot answered
-// (events). It calls the batch loader once every slot that started a load
+// (events). It has the batch loaded once every slot that started a load
 // has registered or answered, or when maxBatch slots wait.
+//
+// The batch loader runs in the loader of one of the batch's slots, its
+// leader: it is then a load like any other, under that load's context
+// (the caller's values, the load timeout, cancelled at Close), counted by
+// Shutdown, and its panic is that slot's loader panic, counted, logged
+// and restarting the slot, while the other slots' waiters get the same
+// *PanicError.
 type batch[V any] struct {
 	c       *Cache[V]
-	ctx     context.Context // the caller's, for its values
 	ids     []string
 	handled chan handled // from actors: never blocks them
 	events  chan event   // from loaders and reply forwarders
@@ -118,8 +160,15 @@ type handled struct {
 // event is a registration (reg set) or an answer.
 type event struct {
 	i   int
-	reg chan messages.Result // the registered loader waits on it
+	reg chan turn // the registered loader waits on it
 	res messages.Result
+}
+
+// turn is what a registered loader receives: its slot's result, or, for
+// the batch's leader, the registrations to load (its own first).
+type turn struct {
+	res  messages.Result
+	lead []event
 }
 
 // slotState is what the loop knows of one slot.
@@ -138,7 +187,6 @@ func (c *Cache[V]) startBatch(ctx context.Context, ids []string) *batch[V] {
 	env := c.e.env
 	b := &batch[V]{
 		c:       c,
-		ctx:     ctx,
 		ids:     ids,
 		handled: make(chan handled, 2*len(ids)), // a restarted slot may report twice
 		events:  make(chan event),
@@ -149,14 +197,11 @@ func (c *Cache[V]) startBatch(ctx context.Context, ids []string) *batch[V] {
 	for i, id := range ids {
 		env.Stats.Misses.Add(1)
 		reply := make(chan messages.Result, 1)
-		get := &messages.Get{Ctx: ctx, Load: c.load, Reply: reply}
-		if c.batch != nil {
-			get.Load = b.loader(i)
-			get.Started = func(started bool) {
-				select {
-				case b.handled <- handled{i: i, started: started}:
-				default:
-				}
+		get := &messages.Get{Ctx: ctx, Load: b.loader(i), Reply: reply}
+		get.Started = func(started bool) {
+			select {
+			case b.handled <- handled{i: i, started: started}:
+			default:
 			}
 		}
 		go b.forward(i, reply)
@@ -166,13 +211,18 @@ func (c *Cache[V]) startBatch(ctx context.Context, ids []string) *batch[V] {
 }
 
 // loader is the loader of slot i while the batch runs: it registers with
-// the batch and returns what the batch loader says. Once the batch is
-// over it loads alone: the slot keeps its last loader for background
-// reloads (refresh-ahead, reload on invalidation).
+// the batch and returns what the batch loader says, calling it if it
+// leads. Once the batch is over it loads alone: the slot keeps its last
+// loader for background reloads (refresh-ahead, reload on invalidation).
+//
+// Once registered it waits for its turn whatever its context says, so
+// that a leader cannot miss its batch: the batch loader is bounded by the
+// leader's context, and every loader's ends at Close.
 func (b *batch[V]) loader(i int) Loader {
 	c, events, done := b.c, b.events, b.done
+	closing := c.e.env.Ctx.Done()
 	return func(ctx context.Context, id string) (any, error) {
-		reg := make(chan messages.Result, 1)
+		reg := make(chan turn, 1)
 		select {
 		case events <- event{i: i, reg: reg}:
 		case <-done:
@@ -181,10 +231,13 @@ func (b *batch[V]) loader(i int) Loader {
 			return nil, ctx.Err()
 		}
 		select {
-		case r := <-reg:
-			return r.Value, r.Err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		case t := <-reg:
+			if t.lead != nil {
+				return b.lead(ctx, t.lead)
+			}
+			return t.res.Value, t.res.Err
+		case <-closing:
+			return nil, ErrClosed
 		}
 	}
 }
@@ -236,15 +289,15 @@ func (b *batch[V]) run() {
 			return
 		}
 		for limit := b.c.maxBatch; len(pending) > 0 && len(pending) >= limit; pending = pending[limit:] {
-			b.dispatch(pending[:limit:limit])
+			dispatch(pending[:limit:limit])
 		}
 		if len(pending) > 0 && nHandled == n && !anyWaiting(st) {
-			b.dispatch(pending)
+			dispatch(pending)
 			pending = nil
 		}
 	}
 	if len(pending) > 0 { // registered by a background reload at the very end
-		b.dispatch(pending)
+		dispatch(pending)
 	}
 }
 
@@ -257,40 +310,50 @@ func anyWaiting(st []slotState) bool {
 	return false
 }
 
-// dispatch calls the batch loader for the registered slots regs, in a
-// goroutine of its own, and answers each registration. Its context has
-// the caller's values, the engine's load timeout, and ends at Close.
-func (b *batch[V]) dispatch(regs []event) {
-	env := b.c.e.env
+// dispatch hands the registrations regs to their first, which leads.
+func dispatch(regs []event) {
+	regs[0].reg <- turn{lead: regs} // room for one
+}
+
+// lead calls the batch loader for the registrations regs (the leader's
+// own first), answers the others and returns the leader's value. A panic
+// answers the others with a *PanicError, with the batch loader's stack,
+// and goes on up to the leader's load, which reports it like any loader's.
+func (b *batch[V]) lead(ctx context.Context, regs []event) (any, error) {
 	ids := make([]string, len(regs))
 	for j, r := range regs {
 		ids[j] = b.ids[r.i]
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.ctx), env.LoadTimeout)
-		defer cancel()
-		stop := context.AfterFunc(env.Ctx, cancel)
-		defer stop()
-		vals, err := callBatch(ctx, b.c.batch, ids)
-		for j, r := range regs {
-			res := messages.Result{Err: err}
-			if err == nil {
-				if v, ok := vals[ids[j]]; ok {
-					res.Value = v
-				}
-			}
-			r.reg <- res // room for one
-		}
-	}()
-}
-
-// callBatch calls load, turning a panic into a *PanicError (with the
-// stack) for every slot of the batch, as a single loader's panic is.
-func callBatch[V any](ctx context.Context, load BatchLoader[V], ids []string) (vals map[string]V, err error) {
+	returned := false
 	defer func() {
+		if returned {
+			return
+		}
+		var err error = errors.New("slotcache: batch loader exited without returning")
 		if r := recover(); r != nil {
 			err = &core.PanicError{Slot: ids[0], Value: fmt.Sprintf("batch loader of %d slots: %v", len(ids), r), Stack: debug.Stack()}
+			defer panic(r)
+		}
+		for _, r := range regs[1:] {
+			r.reg <- turn{res: messages.Result{Err: err}}
 		}
 	}()
-	return load(ctx, ids)
+	vals, err := b.c.batch(ctx, ids)
+	returned = true
+	for j, r := range regs[1:] {
+		res := messages.Result{Err: err}
+		if err == nil {
+			if v, ok := vals[ids[j+1]]; ok {
+				res.Value = v
+			}
+		}
+		r.reg <- turn{res: res} // room for one
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := vals[ids[0]]; ok {
+		return v, nil
+	}
+	return nil, nil
 }

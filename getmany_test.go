@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,4 +290,109 @@ func TestGetManyWithFillAcrossInstances(t *testing.T) {
 	assert.Equal(t, map[string]string{"x": "v:x", "y": "v:y", "z": "v:z", "w": "v:w"}, got)
 	assert.Equal(t, [][]string{{"w"}}, recB.Calls(), "x, y, z came from the shared tier")
 	assert.EqualValues(t, 3, b.Stats().FillSharedHits)
+}
+
+// A batch loader's panic is a loader panic: every slot of the batch fails
+// with a *PanicError that keeps the loader's stack, the panic is counted
+// and logged once, and the slots go on working and passivate.
+func TestGetManyBatchLoaderPanic(t *testing.T) {
+	logs := &syncBuffer{}
+	e := newEngine(t, WithPassivateAfter(0), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	c := newCache[string](t, e, "p", nil, WithBatch(func(_ context.Context, ids []string) (map[string]string, error) {
+		if panicking.Load() {
+			panicBatchLoader()
+		}
+		out := make(map[string]string, len(ids))
+		for _, id := range ids {
+			out[id] = "v:" + id
+		}
+		return out, nil
+	}, 0))
+	all := ids("k", 5)
+	got, err := c.GetMany(context.Background(), all)
+	assert.Empty(t, got)
+	for _, id := range all {
+		assert.ErrorContains(t, err, fmt.Sprintf("%q", id))
+	}
+	require.ErrorIs(t, err, ErrLoaderPanic)
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, string(pe.Stack), "panicBatchLoader", "the stack is the batch loader's")
+	require.Eventually(t, func() bool { return c.Stats().SlotRestarts == 1 }, wait, time.Millisecond,
+		"the leader's slot restarted, as after any loader panic")
+	assert.EqualValues(t, 1, c.Stats().LoaderPanics, "one panic, counted once")
+	assert.Equal(t, 1, strings.Count(logs.String(), "loader panicked"), "and logged once")
+	require.Eventually(t, func() bool { return c.Stats().Actors == 0 }, wait, time.Millisecond, "the slots passivate")
+
+	panicking.Store(false)
+	got, err = c.GetMany(context.Background(), all)
+	require.NoError(t, err)
+	assert.Len(t, got, 5, "the slots still work")
+}
+
+func panicBatchLoader() { panic("batch loader bug") }
+
+// GetMany under a size limit returns every value, whether the limit admits
+// it or not, and the limit holds.
+func TestGetManyWithMaxSlots(t *testing.T) {
+	e := newEngine(t)
+	rec := newBatchRecorder(false)
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0), WithMaxSlots(5))
+	all := ids("k", 20)
+	for round := range 2 {
+		got, err := c.GetMany(context.Background(), all)
+		require.NoError(t, err)
+		require.Len(t, got, 20, "round %d", round)
+		for _, id := range all {
+			assert.Equal(t, "v:"+id, got[id])
+		}
+		assert.LessOrEqual(t, c.Stats().Slots, uint64(5), "the limit holds")
+	}
+	assert.Positive(t, c.Stats().Rejected+c.Stats().EvictedSize, "a full cache evicts or rejects")
+	assert.Len(t, rec.Calls()[0], 20, "the first round is one batch")
+}
+
+// An ID that the batch loader leaves out is cached as nil for the
+// behaviour's negative TTL, not for the TTL, and Get then returns V's zero
+// value without loading.
+func TestGetManyMissingIDsWithNegativeTTL(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	rec := newBatchRecorder(false)
+	rec.missing["gone"] = true
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0), WithBehaviour(NegativeTTL(20*time.Millisecond)))
+	got, err := c.GetMany(context.Background(), []string{"here", "gone"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"here": "v:here"}, got)
+	v, ok := c.Peek("gone")
+	assert.True(t, ok, "the missing ID is cached")
+	assert.Equal(t, "", v, "as V's zero value")
+	require.Eventually(t, func() bool { return !c.Cached("gone") }, wait, time.Millisecond, "for the negative TTL")
+	assert.True(t, c.Cached("here"), "a value keeps the TTL")
+	got, err = c.GetMany(context.Background(), []string{"here", "gone"})
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
+	assert.Equal(t, [][]string{{"gone", "here"}, {"gone"}}, rec.Calls(), "only the expired nil is loaded again")
+}
+
+// Set overtakes a batch in flight as it overtakes a single load: the
+// GetMany that asked before gets the batch's value, the Set's value stays
+// cached, and the batch's other slots are cached as usual.
+func TestGetManySetOvertakesBatch(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	rec := newBatchRecorder(true)
+	c := newCache[string](t, e, "b", nil, WithBatch(rec.load, 0))
+	ctx := context.Background()
+	many := make(chan map[string]string, 1)
+	go func() { m, _ := c.GetMany(ctx, []string{"a", "b"}); many <- m }()
+	assert.Equal(t, []string{"a", "b"}, rec.awaitBatch(t))
+
+	require.NoError(t, c.Set(ctx, "a", "set"))
+	rec.release <- struct{}{}
+	assert.Equal(t, map[string]string{"a": "v:a", "b": "v:b"}, <-many, "asked before the Set")
+	got, err := c.GetMany(ctx, []string{"a", "b"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "set", "b": "v:b"}, got, "the batch's a was not cached over the Set")
+	assert.Len(t, rec.Calls(), 1)
 }

@@ -54,3 +54,26 @@ func TestOptionErrorsNameTheOption(t *testing.T) {
 	_, err = New(WithLoadTimeout(time.Second))
 	assert.NoError(t, err)
 }
+
+// The Redis options are options too: WithSentinel's and FromEnv's errors
+// name them, keeping the parse error underneath.
+func TestRedisOptionErrorsNameTheOption(t *testing.T) {
+	var oe *OptionError
+	_, err := New(WithSentinel(nil))
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "WithSentinel", oe.Option)
+
+	t.Setenv("REDIS_URL", "redis://a:1")
+	t.Setenv("REDIS_CLUSTER_URL", "redis://b:1")
+	_, err = New(FromEnv())
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "FromEnv", oe.Option)
+
+	t.Setenv("REDIS_CLUSTER_URL", "")
+	t.Setenv("REDIS_URL", "mysql://nope")
+	_, err = New(FromEnv())
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "FromEnv", oe.Option)
+	assert.Contains(t, oe.Reason, "REDIS_URL")
+	assert.NotNil(t, errors.Unwrap(oe), "the parse error is kept")
+}

@@ -11,13 +11,15 @@ import (
 // to the source: it overtakes any load in flight (that load's value is
 // not cached, like after Invalidate), drops the shared copy if the cache
 // uses WithFill, and tells the other instances to drop theirs, so that
-// they load the new value from the source on their next Get. When Set
-// returns, a Get or Peek on this instance returns v (unless a later
-// invalidation or Set overtook it, or the slot's behaviour gives v no
-// lifetime).
+// they load the new value from the source on their next Get. v's lifetime
+// is decided as a loaded value's is: the slot's behaviour runs OnLoad on
+// it. When Set returns, a Get or Peek on this instance returns v, unless a
+// later invalidation or Set overtook it, the behaviour gives v no
+// lifetime, or the size limit (WithMaxSlots) did not admit it over hotter
+// slots; the old value is gone in every case.
 //
 // Like Invalidate, it fails only if dropping the shared copy or the
-// publish failed, or ctx ended while the slot stored v; v is cached here
+// publish failed, or ctx ended while the slot stored v; v is stored here
 // regardless.
 func (c *Cache[V]) Set(ctx context.Context, slotID string, v V) error {
 	return c.e.set(ctx, slotID, v)

@@ -102,3 +102,104 @@ func TestSetAcrossInstancesWithFill(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v2", v)
 }
+
+// With fill, Set overtakes loads in flight on every instance: a load that
+// read the source before the write is not cached, here or on the instance
+// that ran it, and its commit to the shared tier is refused, so no
+// instance is served the old value once Set returned and its invalidation
+// arrived.
+func TestSetWithFillOvertakesLoadsInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	ch := rtChannel(t)
+	var source atomic.Value
+	source.Store("v1")
+	var gated atomic.Bool
+	gated.Store(true)
+	entered, release := make(chan string, 2), make(chan struct{})
+	load := func(_ context.Context, id string) (string, error) {
+		v := source.Load().(string)
+		if gated.Load() {
+			entered <- id
+			<-release // ignores its context: the commit comes after the Set
+		}
+		return v, nil
+	}
+	a := newCache(t, rtEngine(t, srv.Client(t), ch), "s", load, WithFill(FillPolicy{}))
+	b := newCache(t, rtEngine(t, srv.Client(t), ch), "s", load, WithFill(FillPolicy{}))
+	require.NoError(t, a.WaitReady(ctx))
+	require.NoError(t, b.WaitReady(ctx))
+
+	// x loads on a (the instance that will Set), y on b; both read v1.
+	inflight := make(chan string, 2)
+	go func() { v, _ := a.Get(ctx, "x"); inflight <- v }()
+	go func() { v, _ := b.Get(ctx, "y"); inflight <- v }()
+	<-entered
+	<-entered
+
+	source.Store("v2") // the write to the source, then write-through
+	require.NoError(t, a.Set(ctx, "x", "v2"))
+	require.NoError(t, a.Set(ctx, "y", "v2"))
+	require.Eventually(t, func() bool { return b.Stats().CrossProcessInvalidations >= 2 }, wait, time.Millisecond,
+		"b applied both invalidations while its load was in flight")
+	gated.Store(false)
+	close(release)
+	assert.Equal(t, "v1", <-inflight, "asked before the Set")
+	assert.Equal(t, "v1", <-inflight, "asked before the Set")
+
+	for _, c := range []*Cache[string]{a, b} {
+		for _, id := range []string{"x", "y"} {
+			v, err := c.Get(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, "v2", v, "%s on %s", id, c.e.cfg.origin)
+		}
+	}
+}
+
+// Under a size limit, Set replaces a cached slot's value in place, and a
+// Set on a slot that holds nothing is admitted like a loaded value: it may
+// be refused in favour of hotter slots (Set still returns nil: the old
+// value is gone either way), and the limit holds.
+func TestSetUnderMaxSlots(t *testing.T) {
+	e := newEngine(t, WithTTL(time.Hour))
+	c := newCache(t, e, "s", func(_ context.Context, id string) (string, error) { return "loaded:" + id, nil }, WithMaxSlots(2))
+	ctx := context.Background()
+	for range 20 {
+		for _, id := range []string{"hot1", "hot2"} {
+			_, err := c.Get(ctx, id)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, c.Set(ctx, "hot1", "set"))
+	v, ok := c.Peek("hot1")
+	assert.True(t, ok, "a cached slot takes the new value in place")
+	assert.Equal(t, "set", v)
+
+	require.NoError(t, c.Set(ctx, "cold", "set"))
+	assert.False(t, c.Cached("cold"), "a newcomer is not admitted over hotter slots")
+	assert.True(t, c.Cached("hot1"))
+	assert.True(t, c.Cached("hot2"))
+	assert.LessOrEqual(t, c.Stats().Slots, uint64(2))
+	assert.EqualValues(t, 1, c.Stats().Rejected)
+	v, err := c.Get(ctx, "cold")
+	require.NoError(t, err)
+	assert.Equal(t, "loaded:cold", v, "a refused Set leaves the slot to load")
+}
+
+// Under the staleness bound, a Set value is as fresh as the Set: with the
+// link to Redis down (no watermark) it is served until the bound after the
+// Set, not after the engine started, and then dropped like a loaded one.
+func TestSetUnderStalenessBound(t *testing.T) {
+	const bound = 200 * time.Millisecond
+	e := newEngine(t, WithRedis(shortClient(t, "127.0.0.1:1")), WithHeartbeat(bound/2), WithMaxStaleness(bound),
+		WithPublishTimeout(time.Millisecond), WithTTL(time.Hour))
+	c := newCache(t, e, "s", func(context.Context, string) (string, error) { return "loaded", nil })
+	require.Eventually(t, func() bool { return !c.e.env.Clock.Before(int64(2 * bound)) }, wait, time.Millisecond,
+		"the engine is older than the bound")
+	err := c.Set(context.Background(), "k", "set")
+	require.ErrorIs(t, err, ErrQueued, "Redis is down: the invalidation waits in the outbox")
+	v, ok := c.Peek("k")
+	require.True(t, ok, "served: the bound counts from the Set")
+	assert.Equal(t, "set", v)
+	require.Eventually(t, func() bool { return !c.Cached("k") }, wait, time.Millisecond, "and dropped past the bound")
+}

@@ -62,3 +62,29 @@ func TestShutdownWithPoliteLoaders(t *testing.T) {
 		t.Fatal("Shutdown returned before the loader did")
 	}
 }
+
+// A batch loader is a loader: Shutdown waits for it as for any other, and
+// returns at its deadline with an error when it ignores its context.
+func TestShutdownWaitsForBatchLoaders(t *testing.T) {
+	e, err := New()
+	require.NoError(t, err)
+	release, entered := make(chan struct{}), make(chan struct{})
+	stubborn := func(context.Context, []string) (map[string]int, error) {
+		close(entered)
+		<-release // ignores its context
+		return nil, nil
+	}
+	c, err := NewCache[int](e, "stubborn", nil, WithBatch(stubborn, 0))
+	require.NoError(t, err)
+	got := make(chan error, 1)
+	go func() { _, err := c.GetMany(context.Background(), []string{"a", "b"}); got <- err }()
+	<-entered
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err = e.Shutdown(ctx)
+	close(release)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Shutdown saw the batch loader still running")
+	assert.ErrorContains(t, err, "loaders still running")
+	assert.ErrorIs(t, <-got, ErrClosed)
+}

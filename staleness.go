@@ -1,9 +1,6 @@
 package slotcache
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // WithMaxStaleness bounds how stale a value served by an engine linked to
 // Redis can be, whatever happens to Redis (default 3 s): a Get that starts
@@ -24,7 +21,7 @@ func WithMaxStaleness(d time.Duration) Option {
 	return func(c *config) error {
 		c.maxStaleness = d
 		if d < 0 {
-			return fmt.Errorf("slotcache: WithMaxStaleness must not be negative, got %v", d)
+			return optionError("WithMaxStaleness", "must not be negative, got %v", d)
 		}
 		return nil
 	}
@@ -37,10 +34,10 @@ func (c *config) checkStaleness() error {
 		return nil
 	}
 	if c.heartbeat == 0 {
-		return fmt.Errorf("slotcache: WithMaxStaleness(%v) needs the heartbeat, which WithHeartbeat(0) disables; add WithMaxStaleness(0) to rely on the TTL alone", c.maxStaleness)
+		return optionError("WithMaxStaleness", "%v needs the heartbeat, which WithHeartbeat(0) disables; add WithMaxStaleness(0) to rely on the TTL alone", c.maxStaleness)
 	}
 	if c.maxStaleness < 2*c.heartbeat {
-		return fmt.Errorf("slotcache: WithMaxStaleness(%v) must be at least twice WithHeartbeat(%v)", c.maxStaleness, c.heartbeat)
+		return optionError("WithMaxStaleness", "%v must be at least twice WithHeartbeat(%v)", c.maxStaleness, c.heartbeat)
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func typedValue[V any](e *Engine, slotID string, v any) (V, error) {
 	t, ok := v.(V)
 	if !ok {
 		e.invalidateLocal(slotID)
-		return t, fmt.Errorf("%w: slot %q holds a %T, not a %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
+		return t, fmt.Errorf("%w: slot %q holds %T, not %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
 	}
 	return t, nil
 }

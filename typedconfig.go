@@ -12,7 +12,10 @@ import (
 // nil, cached as the slot's behaviour decides for nil (NegativeTTL caches
 // it briefly; the default caches it for the TTL like any value), and
 // GetMany leaves it out of its result. An error fails every slot of the
-// batch and is not cached.
+// batch and is not cached; a panic fails them with a *PanicError and is
+// reported once, as a Loader's is. ctx is a Loader's: the values of the
+// GetMany that asked, cancelled at the load timeout and at Close, and
+// Shutdown waits for the call to return.
 type BatchLoader[V any] func(ctx context.Context, slotIDs []string) (map[string]V, error)
 
 // DefaultMaxBatch is the largest batch WithBatch passes to its loader when
@@ -87,7 +90,7 @@ func (c checkedCodec[V]) Unmarshal(slotID string, data []byte) (any, error) {
 		return v, err
 	}
 	if _, ok := v.(V); !ok {
-		return nil, fmt.Errorf("%w: shared copy of slot %q decodes to a %T, not a %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
+		return nil, fmt.Errorf("%w: shared copy of slot %q decodes to %T, not %v", ErrWrongType, slotID, v, reflect.TypeFor[V]())
 	}
 	return v, nil
 }
