@@ -229,8 +229,8 @@ func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 		out := map[string]uint64{"LoadLatency": s.LoadLatency.Count()}
 		v := reflect.ValueOf(s)
 		for i := range v.NumField() {
-			if name := v.Type().Field(i).Name; v.Field(i).Kind() == reflect.Uint64 && !gauges[name] {
-				out[name] = v.Field(i).Uint()
+			if f := v.Type().Field(i); f.Type.Kind() == reflect.Uint64 && !isGauge(f) {
+				out[f.Name] = v.Field(i).Uint()
 			}
 		}
 		return out
