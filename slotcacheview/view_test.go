@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,24 +17,11 @@ import (
 
 	"github.com/slotcache/slotcache"
 	"github.com/slotcache/slotcache/internal/browser"
+	"github.com/slotcache/slotcache/internal/exporttest"
 	"github.com/slotcache/slotcache/slotcacheview"
 )
 
 const wait = 30 * time.Second // a cold Chromium start on a busy 2-core box
-
-func newEngine(t *testing.T) *slotcache.Engine {
-	t.Helper()
-	e, err := slotcache.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
-func get(t *testing.T, e *slotcache.Engine, id string) {
-	t.Helper()
-	_, err := e.Get(context.Background(), id, func(context.Context, string) (any, error) { return id, nil })
-	require.NoError(t, err)
-}
 
 // serve mounts the view under /debug/slotcache/ on a loopback server, the
 // way the package doc shows, and returns the page's URL.
@@ -43,29 +29,17 @@ func serve(t *testing.T, e *slotcache.Engine) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/debug/slotcache/", http.StripPrefix("/debug/slotcache", slotcacheview.Handler(e)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: wait}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/debug/slotcache/"
+	return exporttest.Serve(t, mux) + "/debug/slotcache/"
 }
 
 // TestStatsJSON: stats.json reports the engine and its named caches with
 // totals that survive Reset.
 func TestStatsJSON(t *testing.T) {
-	e := newEngine(t)
+	e := exporttest.Engine(t)
 	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
 	require.NoError(t, err)
-	get(t, e, "a")
-	get(t, e, "a")
+	exporttest.Get(t, e, "a")
+	exporttest.Get(t, e, "a")
 	_, err = users.Get(context.Background(), "u")
 	require.NoError(t, err)
 	e.Reset()
@@ -108,9 +82,9 @@ func TestPageInHeadlessChromium(t *testing.T) {
 		}
 		t.Skipf("%v; run make test, which installs it", err)
 	}
-	e := newEngine(t)
+	e := exporttest.Engine(t)
 	for i := range 10 {
-		get(t, e, fmt.Sprint("warm-", i))
+		exporttest.Get(t, e, fmt.Sprint("warm-", i))
 	}
 	url := serve(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
@@ -140,8 +114,8 @@ func TestPageInHeadlessChromium(t *testing.T) {
 	require.Equal(t, "0", text("hits"))
 
 	for i := range 200 {
-		get(t, e, fmt.Sprint("burst-", i))
-		get(t, e, fmt.Sprint("burst-", i))
+		exporttest.Get(t, e, fmt.Sprint("burst-", i))
+		exporttest.Get(t, e, fmt.Sprint("burst-", i))
 	}
 	awaitText("loads", "210")
 	awaitText("hits", "200")
