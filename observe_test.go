@@ -3,7 +3,9 @@ package slotcache
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,4 +248,30 @@ func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	assert.Positive(t, prev["Hits"]+prev["Loads"], "the workload ran")
+}
+
+// TestSinceHeardGrowsDuringOutage: while Redis is down, SinceHeard keeps
+// growing from the last time Redis was heard; the bridge's reconnection
+// attempts hear nothing and must not reset it (an exported last-heard
+// gauge that restarts at each retry hides the outage it is there to show).
+func TestSinceHeardGrowsDuringOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	var logs syncBuffer
+	e := rtEngine(t, srv.Client(t), rtChannel(t),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	rtReady(t, e)
+
+	srv.Kill()
+	awaitLog := func(msg string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), msg) }, rtWait, time.Millisecond, "no %q in the log:\n%s", msg, logs.String())
+	}
+	// The session that heard Redis last has ended: nothing is heard from now.
+	awaitLog("Redis subscription lost")
+	lost := time.Now()
+	// Two later attempts have started (and failed) since: the first warns,
+	// the next ones log at Debug.
+	awaitLog("subscribe attempt failed")
+	silent := time.Since(lost)
+	assert.GreaterOrEqual(t, e.Stats().SinceHeard, silent, "SinceHeard was reset by a reconnection attempt")
 }

@@ -141,10 +141,10 @@ type Stats struct {
 	// heartbeat's dead-link threshold).
 	Subscribed bool
 	// SinceHeard is how long ago the subscription last heard from Redis
-	// (its own heartbeat echo, or a confirmation) or started a
-	// reconnection attempt. With the default heartbeat it stays under a
-	// second or two while the link is healthy; during an outage retries
-	// reset it, so alert on Subscribed instead.
+	// (its own heartbeat echo, or a confirmation); since New if it never
+	// did. With the default heartbeat it stays under a second or two while
+	// the link is healthy, and grows through an outage: reconnection
+	// attempts hear nothing.
 	SinceHeard time.Duration
 }
 

@@ -85,8 +85,9 @@ type Health struct {
 	// dead-link threshold (three heartbeats; no condition without a
 	// heartbeat).
 	Subscribed bool
-	// SinceHeard is the time since the bridge last heard from Redis: a
-	// heartbeat echo, a confirmation, or the start of its session.
+	// SinceHeard is the time since the bridge last heard from Redis (a
+	// heartbeat echo or a confirmation), or since it started if never.
+	// Reconnection attempts hear nothing: it grows through an outage.
 	SinceHeard time.Duration
 }
 
