@@ -98,6 +98,48 @@ func TestCountersNeverGoBackwardsAcrossReset(t *testing.T) {
 	assert.Equal(t, before[`slotcache_loads_total{cache=""}`]+1, counts(t, reg)[`slotcache_loads_total{cache=""}`])
 }
 
+// TestNamedCachesAcrossReset: a named cache's series never go backwards
+// when it or its engine is Reset, and both keep counting afterwards.
+func TestNamedCachesAcrossReset(t *testing.T) {
+	e := exporttest.Engine(t)
+	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
+	require.NoError(t, err)
+	getUser := func(id string) {
+		_, err := users.Get(context.Background(), id)
+		require.NoError(t, err)
+	}
+	exporttest.Get(t, e, "a")
+	for _, id := range []string{"u", "u", "v"} {
+		getUser(id)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(slotcacheprom.NewCollector(e))
+	before := counts(t, reg)
+	require.Equal(t, 2.0, before[`slotcache_loads_total{cache="users"}`])
+	require.Equal(t, 1.0, before[`slotcache_hits_total{cache="users"}`])
+	require.Equal(t, 2.0, before[`slotcache_load_duration_seconds{cache="users"}_count`])
+	require.Equal(t, 1.0, before[`slotcache_loads_total{cache=""}`])
+
+	users.Reset()
+	require.Zero(t, users.Stats().Loads, "Reset zeroes the cache's Stats")
+	require.Equal(t, uint64(1), e.Stats().Loads, "and not its engine's")
+	e.Reset()
+	after := counts(t, reg)
+	require.Len(t, after, len(before))
+	for k, v := range before {
+		assert.GreaterOrEqual(t, after[k], v, k) // evictions grow: Reset flushed
+	}
+	assert.Equal(t, before[`slotcache_loads_total{cache="users"}`], after[`slotcache_loads_total{cache="users"}`])
+	assert.Equal(t, before[`slotcache_hits_total{cache="users"}`], after[`slotcache_hits_total{cache="users"}`])
+
+	getUser("u") // flushed by its Reset: a load
+	exporttest.Get(t, e, "a")
+	now := counts(t, reg)
+	assert.Equal(t, 3.0, now[`slotcache_loads_total{cache="users"}`])
+	assert.Equal(t, 3.0, now[`slotcache_load_duration_seconds{cache="users"}_count`])
+	assert.Equal(t, 2.0, now[`slotcache_loads_total{cache=""}`])
+}
+
 // TestRedisStateIsExported: with a real redis-server, the subscription
 // shows as up, a malformed message on the channel is counted, fill outcomes
 // are labelled, a dropped subscription shows as a resync, and a dead Redis
