@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -274,4 +275,39 @@ func TestSinceHeardGrowsDuringOutage(t *testing.T) {
 	awaitLog("subscribe attempt failed")
 	silent := time.Since(lost)
 	assert.GreaterOrEqual(t, e.Stats().SinceHeard, silent, "SinceHeard was reset by a reconnection attempt")
+}
+
+// TestSubscribedHoldsUnderTraffic: a subscription that is up reads as up
+// while messages pour in; the bridge's brief holds of its lock around each
+// message must not make a scrape see it down (an alert on
+// slotcache_redis_subscribed == 0 would flap with the traffic).
+func TestSubscribedHoldsUnderTraffic(t *testing.T) {
+	srv := redistest.Start(t)
+	client, ch := srv.Client(t), rtChannel(t)
+	e := rtEngine(t, client, ch)
+	rtReady(t, e)
+	require.Eventually(t, func() bool { return e.Stats().Subscribed }, rtWait, rtPoll)
+
+	const n = 5000
+	published := make(chan error, 1)
+	go func() {
+		pipe := client.Pipeline()
+		for i := range n {
+			pipe.Publish(context.Background(), ch, `{"slotId":"s`+strconv.Itoa(i%50)+`","_origin":"elsewhere"}`)
+		}
+		pipe.Publish(context.Background(), ch, "end") // malformed: counted once all the others are in
+		_, err := pipe.Exec(context.Background())
+		published <- err
+	}()
+	reads, down := 0, 0
+	deadline := time.Now().Add(rtWait)
+	for e.Stats().MalformedMessages == 0 {
+		require.True(t, time.Now().Before(deadline), "the messages never all arrived: %+v", e.Stats())
+		reads++
+		if !e.Stats().Subscribed {
+			down++
+		}
+	}
+	require.NoError(t, <-published)
+	assert.Zero(t, down, "Subscribed read false %d times out of %d while messages arrived", down, reads)
 }

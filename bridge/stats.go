@@ -91,11 +91,11 @@ type Health struct {
 	SinceHeard time.Duration
 }
 
-// Health returns the state of s's subscription. It never waits: a session
-// being set up holds the bridge's lock while it dials Redis, for as long
-// as the dial takes, and a scrape must not hang on it; a lock held right
-// now reads as not subscribed, which is true of a session being set up
-// and at worst one scrape off for the brief holds around a message.
+// Health returns the state of s's subscription. It takes the bridge's
+// lock, which nothing holds across Redis I/O (the session dials and
+// subscribes outside it), only around brief in-memory steps such as the
+// lookup of each message's channel: giving up on a held lock would read
+// a live subscription as down whenever a scrape met a message.
 func (s *Sub) Health() Health {
 	b := s.b
 	h := Health{SinceHeard: time.Duration(b.now() - b.lastEcho.Load())}
@@ -104,9 +104,7 @@ func (s *Sub) Health() Health {
 	default:
 		return h // never confirmed
 	}
-	if !b.mu.TryLock() {
-		return h
-	}
+	b.mu.Lock()
 	open := b.ps != nil
 	b.mu.Unlock()
 	h.Subscribed = open && (b.cfg.Heartbeat <= 0 || h.SinceHeard <= 3*b.cfg.Heartbeat)
