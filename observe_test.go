@@ -3,7 +3,10 @@ package slotcache
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,8 +232,8 @@ func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 		out := map[string]uint64{"LoadLatency": s.LoadLatency.Count()}
 		v := reflect.ValueOf(s)
 		for i := range v.NumField() {
-			if name := v.Type().Field(i).Name; v.Field(i).Kind() == reflect.Uint64 && !gauges[name] {
-				out[name] = v.Field(i).Uint()
+			if f := v.Type().Field(i); f.Type.Kind() == reflect.Uint64 && !isGauge(f) {
+				out[f.Name] = v.Field(i).Uint()
 			}
 		}
 		return out
@@ -246,4 +249,65 @@ func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	assert.Positive(t, prev["Hits"]+prev["Loads"], "the workload ran")
+}
+
+// TestSinceHeardGrowsDuringOutage: while Redis is down, SinceHeard keeps
+// growing from the last time Redis was heard; the bridge's reconnection
+// attempts hear nothing and must not reset it (an exported last-heard
+// gauge that restarts at each retry hides the outage it is there to show).
+func TestSinceHeardGrowsDuringOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	var logs syncBuffer
+	e := rtEngine(t, srv.Client(t), rtChannel(t),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	rtReady(t, e)
+
+	srv.Kill()
+	awaitLog := func(msg string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), msg) }, rtWait, time.Millisecond, "no %q in the log:\n%s", msg, logs.String())
+	}
+	// The session that heard Redis last has ended: nothing is heard from now.
+	awaitLog("Redis subscription lost")
+	lost := time.Now()
+	// Two later attempts have started (and failed) since: the first warns,
+	// the next ones log at Debug.
+	awaitLog("subscribe attempt failed")
+	silent := time.Since(lost)
+	assert.GreaterOrEqual(t, e.Stats().SinceHeard, silent, "SinceHeard was reset by a reconnection attempt")
+}
+
+// TestSubscribedHoldsUnderTraffic: a subscription that is up reads as up
+// while messages pour in; the bridge's brief holds of its lock around each
+// message must not make a scrape see it down (an alert on
+// slotcache_redis_subscribed == 0 would flap with the traffic).
+func TestSubscribedHoldsUnderTraffic(t *testing.T) {
+	srv := redistest.Start(t)
+	client, ch := srv.Client(t), rtChannel(t)
+	e := rtEngine(t, client, ch)
+	rtReady(t, e)
+	require.Eventually(t, func() bool { return e.Stats().Subscribed }, rtWait, rtPoll)
+
+	const n = 5000
+	published := make(chan error, 1)
+	go func() {
+		pipe := client.Pipeline()
+		for i := range n {
+			pipe.Publish(context.Background(), ch, `{"slotId":"s`+strconv.Itoa(i%50)+`","_origin":"elsewhere"}`)
+		}
+		pipe.Publish(context.Background(), ch, "end") // malformed: counted once all the others are in
+		_, err := pipe.Exec(context.Background())
+		published <- err
+	}()
+	reads, down := 0, 0
+	deadline := time.Now().Add(rtWait)
+	for e.Stats().MalformedMessages == 0 {
+		require.True(t, time.Now().Before(deadline), "the messages never all arrived: %+v", e.Stats())
+		reads++
+		if !e.Stats().Subscribed {
+			down++
+		}
+	}
+	require.NoError(t, <-published)
+	assert.Zero(t, down, "Subscribed read false %d times out of %d while messages arrived", down, reads)
 }

@@ -4,7 +4,10 @@ import "time"
 
 // Stats is a snapshot of an engine's counters, for observability and tests.
 // Counters are read one by one, so a snapshot taken under load is not
-// atomic across fields.
+// atomic across fields. The numbers that are levels, not counts, are
+// tagged stats:"gauge": the one place that says so, for Totals (which
+// takes them as they are instead of adding up what Reset zeroed) and the
+// exporters (which report them as gauges).
 type Stats struct {
 	// Hits counts Gets served from a fresh entry without waiting.
 	Hits uint64
@@ -46,7 +49,7 @@ type Stats struct {
 	// Slots is the number of slots holding an entry right now, including
 	// expired or invalidated ones whose memory is not yet reclaimed; with
 	// WithMaxSlots it never exceeds the limit.
-	Slots uint64
+	Slots uint64 `stats:"gauge"`
 	// EvictedSize counts entries evicted to stay within WithMaxSlots.
 	EvictedSize uint64
 	// EvictedExpired counts expired entries whose memory was reclaimed.
@@ -62,7 +65,7 @@ type Stats struct {
 	Passivations uint64
 	// Actors is the number of slot actors bound right now (a gauge): slots
 	// with loads in flight or recently active. An idle engine has none.
-	Actors uint64
+	Actors uint64 `stats:"gauge"`
 	// SlotRestarts counts slot actors restarted by their supervisor.
 	SlotRestarts uint64
 
@@ -102,7 +105,7 @@ type Stats struct {
 	// are leader loads).
 	FillUncodable uint64
 	// FillWaiting is the number of followers waiting right now (a gauge).
-	FillWaiting uint64
+	FillWaiting uint64 `stats:"gauge"`
 	// FillNotices counts fill notices received from other instances.
 	FillNotices uint64
 
@@ -118,7 +121,7 @@ type Stats struct {
 	// instances keep those slots until their staleness bound or TTL.
 	OutboxDropped uint64
 	// OutboxSize is the number of invalidations queued right now (a gauge).
-	OutboxSize uint64
+	OutboxSize uint64 `stats:"gauge"`
 
 	// Latency. Hits are not timed: they would pay a clock read each.
 
@@ -138,10 +141,10 @@ type Stats struct {
 	// heartbeat's dead-link threshold).
 	Subscribed bool
 	// SinceHeard is how long ago the subscription last heard from Redis
-	// (its own heartbeat echo, or a confirmation) or started a
-	// reconnection attempt. With the default heartbeat it stays under a
-	// second or two while the link is healthy; during an outage retries
-	// reset it, so alert on Subscribed instead.
+	// (its own heartbeat echo, or a confirmation); since New if it never
+	// did. With the default heartbeat it stays under a second or two while
+	// the link is healthy, and grows through an outage: reconnection
+	// attempts hear nothing.
 	SinceHeard time.Duration
 }
 

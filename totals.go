@@ -41,16 +41,12 @@ type totals struct {
 	retired Stats
 }
 
-// gauges are the Stats fields that are levels, not counts: Totals takes
-// them from the current Stats instead of adding them up.
-var gauges = map[string]bool{"Slots": true, "Actors": true, "FillWaiting": true, "OutboxSize": true}
-
 // Totals returns the engine's counters since New: Stats plus whatever Reset
 // zeroed. Exporters read it (slotcacheprom, slotcacheotel) because their
-// counters must never go backwards; gauges (Slots, Actors, FillWaiting, OutboxSize,
-// Subscribed, SinceHeard) are as in Stats. A Reset that runs while events
-// happen may lose the few counted between its snapshot and its zeroing;
-// it never makes Totals smaller.
+// counters must never go backwards; gauges (the fields tagged
+// stats:"gauge", Subscribed and SinceHeard) are as in Stats. A Reset that
+// runs while events happen may lose the few counted between its snapshot
+// and its zeroing; it never makes Totals smaller.
 func (e *Engine) Totals() Stats {
 	e.totals.mu.Lock()
 	defer e.totals.mu.Unlock()
@@ -69,14 +65,14 @@ func (e *Engine) retireStats() (unlock func()) {
 }
 
 // addStats returns a+b for every counter and histogram, and b's gauges.
-// Reflection keeps it right when Stats gains a counter; it runs per scrape
-// and per Reset, never on a Get.
+// Reflection and the stats:"gauge" tag keep it right when Stats gains a
+// field; it runs per scrape and per Reset, never on a Get.
 func addStats(a, b Stats) Stats {
 	sum := b
 	av, sv := reflect.ValueOf(a), reflect.ValueOf(&sum).Elem()
 	for i := range sv.NumField() {
 		f := sv.Field(i)
-		if f.Kind() == reflect.Uint64 && !gauges[sv.Type().Field(i).Name] {
+		if f.Kind() == reflect.Uint64 && !isGauge(sv.Type().Field(i)) {
 			f.SetUint(f.Uint() + av.Field(i).Uint())
 		}
 	}
@@ -84,6 +80,10 @@ func addStats(a, b Stats) Stats {
 	sum.FillWait = Histogram(metrics.Snapshot(a.FillWait).Add(metrics.Snapshot(b.FillWait)))
 	return sum
 }
+
+// isGauge reports whether a field of Stats is a level (tagged
+// stats:"gauge") rather than a count.
+func isGauge(f reflect.StructField) bool { return f.Tag.Get("stats") == "gauge" }
 
 // CacheTotals is one cache's totals, as exporters report them.
 type CacheTotals struct {

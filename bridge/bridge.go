@@ -73,7 +73,7 @@ type Bridge struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	start     time.Time
-	lastEcho  atomic.Int64 // nanoseconds since start
+	lastEcho  atomic.Int64 // nanoseconds since start when Redis was last heard (echo or confirmation)
 	hbPending atomic.Bool  // a heartbeat publish is in flight
 	primary   *Sub         // Config.Channel
 

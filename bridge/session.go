@@ -39,7 +39,6 @@ func (b *Bridge) session() (confirmed bool) {
 		b.goTracked(func() { _ = ps.Close() })
 		return false
 	}
-	b.lastEcho.Store(b.now())
 
 	var live atomic.Bool   // confirmed, as the watcher sees it
 	var killed atomic.Bool // ended by the watcher, which logged why
@@ -354,6 +353,7 @@ var errNoEcho = errors.New("no heartbeat echo")
 // resyncs: an attempt that never got confirmed had nothing to lose, and its
 // confirmation would resync anyway.
 func (b *Bridge) watch(ps *redis.PubSub, received <-chan struct{}, live, killed *atomic.Bool) {
+	started := b.now() // the silence is this session's, though lastEcho may be older
 	var tick <-chan time.Time
 	if hb := b.cfg.Heartbeat; hb > 0 {
 		t := time.NewTicker(hb)
@@ -368,7 +368,7 @@ func (b *Bridge) watch(ps *redis.PubSub, received <-chan struct{}, live, killed 
 			return
 		case <-tick:
 			hb := b.cfg.Heartbeat
-			if silent := time.Duration(b.now() - b.lastEcho.Load()); silent > 3*hb {
+			if silent := time.Duration(b.now() - max(started, b.lastEcho.Load())); silent > 3*hb {
 				if live.Load() {
 					b.cfg.Logger.Warn("slotcache: no heartbeat echo from Redis; flushing the local cache and resubscribing",
 						"channel", b.cfg.Channel, "silent", silent)

@@ -87,13 +87,17 @@ type Health struct {
 	// dead-link threshold (three heartbeats; no condition without a
 	// heartbeat).
 	Subscribed bool
-	// SinceHeard is the time since the bridge last heard from Redis: a
-	// heartbeat echo, a confirmation, or the start of its session.
+	// SinceHeard is the time since the bridge last heard from Redis (a
+	// heartbeat echo or a confirmation), or since it started if never.
+	// Reconnection attempts hear nothing: it grows through an outage.
 	SinceHeard time.Duration
 }
 
-// Health returns the state of s's subscription. It never waits on Redis:
-// no Redis I/O happens under the bridge's lock (see session).
+// Health returns the state of s's subscription. It takes the bridge's
+// lock, which nothing holds across Redis I/O (the session dials and
+// subscribes outside it), only around brief in-memory steps such as the
+// lookup of each message's channel: giving up on a held lock would read
+// a live subscription as down whenever a scrape met a message.
 func (s *Sub) Health() Health {
 	b := s.b
 	h := Health{SinceHeard: time.Duration(b.now() - b.lastEcho.Load())}

@@ -7,10 +7,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/slotcache/slotcache"
+	"github.com/slotcache/slotcache/internal/exporttest"
 	"github.com/slotcache/slotcache/internal/redistest"
 	"github.com/slotcache/slotcache/slotcacheotel"
 )
@@ -89,5 +91,59 @@ func TestFillSpansAcrossInstances(t *testing.T) {
 	assert.Equal(t, "follower_woken", outcome.AsString())
 	for _, s := range followerSpans.Ended() {
 		assert.NotEqual(t, slotcache.OperationFillLease, s.Name(), "the follower never held the lease")
+	}
+}
+
+// TestLoaderPanicEndsSpansWithError: a loader that panics, alone and
+// inside a fill lease, leaves every span it ran under ended with an error
+// status (a trace must show which step failed), the lease's span still a
+// child of the load's, and the engine serving the next Get.
+func TestLoaderPanicEndsSpansWithError(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, fill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "fill"}[fill], func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			obs, err := slotcacheotel.NewObserver(slotcacheotel.WithTracerProvider(tp))
+			require.NoError(t, err)
+			opts := []slotcache.Option{slotcache.WithObserver(obs)}
+			if fill {
+				opts = append(opts, slotcache.WithRedis(srv.Client(t)), slotcache.WithChannel("slotcacheotel-test:"+t.Name()),
+					slotcache.WithFill(slotcache.FillPolicy{}))
+			}
+			e := exporttest.Engine(t, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, e.WaitReady(ctx))
+
+			_, err = e.Get(ctx, "s", func(context.Context, string) (any, error) { panic("kaboom") })
+			require.ErrorContains(t, err, "kaboom")
+			v, err := e.Get(ctx, "s", func(context.Context, string) (any, error) { return "v", nil })
+			require.NoError(t, err)
+			require.Equal(t, "v", v)
+
+			var loads, leases []sdktrace.ReadOnlySpan
+			for _, s := range rec.Ended() {
+				switch s.Name() {
+				case slotcache.OperationLoad:
+					loads = append(loads, s)
+				case slotcache.OperationFillLease:
+					leases = append(leases, s)
+				}
+			}
+			require.Len(t, loads, 2)
+			assert.Equal(t, codes.Error, loads[0].Status().Code, "the panicked load")
+			assert.Contains(t, loads[0].Status().Description, "kaboom")
+			assert.Equal(t, codes.Unset, loads[1].Status().Code, "the next load")
+			if !fill {
+				assert.Empty(t, leases)
+				return
+			}
+			require.Len(t, leases, 2)
+			assert.Equal(t, loads[0].SpanContext().SpanID(), leases[0].Parent().SpanID(), "the lease is part of the load")
+			assert.Equal(t, codes.Error, leases[0].Status().Code, "the lease whose load panicked")
+			assert.Equal(t, codes.Unset, leases[1].Status().Code, "the next lease")
+		})
 	}
 }

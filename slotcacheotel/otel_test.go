@@ -187,22 +187,29 @@ func cacheOf(set attribute.Set) string {
 	return v.AsString()
 }
 
-// sum returns the value of counter name for cache ("" for the root).
-func sum(t *testing.T, h *harness, name, cache string) int64 {
+// metric returns metric name as collected now.
+func metric(t *testing.T, h *harness, name string) metricdata.Metrics {
 	t.Helper()
 	for _, sm := range collect(t, h).ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
+			if m.Name == name {
+				return m
 			}
-			s, ok := m.Data.(metricdata.Sum[int64])
-			require.True(t, ok, "%s is a sum", name)
-			assert.True(t, s.IsMonotonic)
-			for _, dp := range s.DataPoints {
-				if cacheOf(dp.Attributes) == cache {
-					return dp.Value
-				}
-			}
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return metricdata.Metrics{}
+}
+
+// sum returns the value of counter name for cache ("" for the root).
+func sum(t *testing.T, h *harness, name, cache string) int64 {
+	t.Helper()
+	s, ok := metric(t, h, name).Data.(metricdata.Sum[int64])
+	require.True(t, ok, "%s is a sum", name)
+	assert.True(t, s.IsMonotonic)
+	for _, dp := range s.DataPoints {
+		if cacheOf(dp.Attributes) == cache {
+			return dp.Value
 		}
 	}
 	t.Fatalf("no %s for cache %q", name, cache)
@@ -212,18 +219,11 @@ func sum(t *testing.T, h *harness, name, cache string) int64 {
 // histogramCount returns the number of durations in histogram name.
 func histogramCount(t *testing.T, h *harness, name, cache string) uint64 {
 	t.Helper()
-	for _, sm := range collect(t, h).ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			hd, ok := m.Data.(metricdata.Histogram[float64])
-			require.True(t, ok, "%s is a histogram", name)
-			for _, dp := range hd.DataPoints {
-				if cacheOf(dp.Attributes) == cache {
-					return dp.Count
-				}
-			}
+	hd, ok := metric(t, h, name).Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "%s is a histogram", name)
+	for _, dp := range hd.DataPoints {
+		if cacheOf(dp.Attributes) == cache {
+			return dp.Count
 		}
 	}
 	t.Fatalf("no %s for cache %q", name, cache)

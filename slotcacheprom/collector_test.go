@@ -3,8 +3,6 @@ package slotcacheprom_test
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -17,50 +15,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotcache/slotcache"
+	"github.com/slotcache/slotcache/internal/exporttest"
 	"github.com/slotcache/slotcache/internal/redistest"
 	"github.com/slotcache/slotcache/slotcacheprom"
 )
 
 const wait = 10 * time.Second
 
-func newEngine(t *testing.T, opts ...slotcache.Option) *slotcache.Engine {
-	t.Helper()
-	e, err := slotcache.New(opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
-func get(t *testing.T, e *slotcache.Engine, id string) {
-	t.Helper()
-	_, err := e.Get(context.Background(), id, func(context.Context, string) (any, error) { return id, nil })
-	require.NoError(t, err)
-}
-
-// serve exposes reg over loopback the way a service does, and returns the
-// scrape URL.
-func serve(t *testing.T, reg *prometheus.Registry) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: wait}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	return "http://" + ln.Addr().String() + "/metrics"
-}
-
 // TestCollectorPassesLint: names, units and help follow Prometheus
 // conventions, as promtool checks them.
 func TestCollectorPassesLint(t *testing.T) {
-	e := newEngine(t)
-	get(t, e, "a")
+	e := exporttest.Engine(t)
+	exporttest.Get(t, e, "a")
 	problems, err := testutil.CollectAndLint(slotcacheprom.NewCollector(e))
 	require.NoError(t, err)
 	assert.Empty(t, problems)
@@ -70,18 +36,18 @@ func TestCollectorPassesLint(t *testing.T) {
 // engine's and its named cache's counters under their cache label, the
 // load histogram, and no Redis metrics for an engine without Redis.
 func TestScrapeOverLoopback(t *testing.T) {
-	e := newEngine(t)
+	e := exporttest.Engine(t)
 	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
 	require.NoError(t, err)
-	get(t, e, "a")
-	get(t, e, "a")
-	get(t, e, "b")
+	exporttest.Get(t, e, "a")
+	exporttest.Get(t, e, "a")
+	exporttest.Get(t, e, "b")
 	_, err = users.Get(context.Background(), "u")
 	require.NoError(t, err)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(slotcacheprom.NewCollector(e))
-	url := serve(t, reg)
+	url := exporttest.Serve(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})) + "/metrics"
 
 	expected := `
 # HELP slotcache_hits_total Gets served from a fresh entry without waiting.
@@ -108,9 +74,9 @@ slotcache_loads_total{cache="users"} 1
 // TestCountersNeverGoBackwardsAcrossReset: every counter and histogram the
 // collector exports after Engine.Reset is at least what it was before.
 func TestCountersNeverGoBackwardsAcrossReset(t *testing.T) {
-	e := newEngine(t)
+	e := exporttest.Engine(t)
 	for _, id := range []string{"a", "a", "b"} {
-		get(t, e, id)
+		exporttest.Get(t, e, id)
 	}
 	require.NoError(t, e.Invalidate(context.Background(), "a"))
 	_, err := e.Get(context.Background(), "boom", func(context.Context, string) (any, error) { return nil, errors.New("boom") })
@@ -128,8 +94,50 @@ func TestCountersNeverGoBackwardsAcrossReset(t *testing.T) {
 	for k, v := range before {
 		assert.GreaterOrEqual(t, after[k], v, k)
 	}
-	get(t, e, "c")
+	exporttest.Get(t, e, "c")
 	assert.Equal(t, before[`slotcache_loads_total{cache=""}`]+1, counts(t, reg)[`slotcache_loads_total{cache=""}`])
+}
+
+// TestNamedCachesAcrossReset: a named cache's series never go backwards
+// when it or its engine is Reset, and both keep counting afterwards.
+func TestNamedCachesAcrossReset(t *testing.T) {
+	e := exporttest.Engine(t)
+	users, err := slotcache.NewCache(e, "users", func(_ context.Context, id string) (string, error) { return id, nil })
+	require.NoError(t, err)
+	getUser := func(id string) {
+		_, err := users.Get(context.Background(), id)
+		require.NoError(t, err)
+	}
+	exporttest.Get(t, e, "a")
+	for _, id := range []string{"u", "u", "v"} {
+		getUser(id)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(slotcacheprom.NewCollector(e))
+	before := counts(t, reg)
+	require.Equal(t, 2.0, before[`slotcache_loads_total{cache="users"}`])
+	require.Equal(t, 1.0, before[`slotcache_hits_total{cache="users"}`])
+	require.Equal(t, 2.0, before[`slotcache_load_duration_seconds{cache="users"}_count`])
+	require.Equal(t, 1.0, before[`slotcache_loads_total{cache=""}`])
+
+	users.Reset()
+	require.Zero(t, users.Stats().Loads, "Reset zeroes the cache's Stats")
+	require.Equal(t, uint64(1), e.Stats().Loads, "and not its engine's")
+	e.Reset()
+	after := counts(t, reg)
+	require.Len(t, after, len(before))
+	for k, v := range before {
+		assert.GreaterOrEqual(t, after[k], v, k) // evictions grow: Reset flushed
+	}
+	assert.Equal(t, before[`slotcache_loads_total{cache="users"}`], after[`slotcache_loads_total{cache="users"}`])
+	assert.Equal(t, before[`slotcache_hits_total{cache="users"}`], after[`slotcache_hits_total{cache="users"}`])
+
+	getUser("u") // flushed by its Reset: a load
+	exporttest.Get(t, e, "a")
+	now := counts(t, reg)
+	assert.Equal(t, 3.0, now[`slotcache_loads_total{cache="users"}`])
+	assert.Equal(t, 3.0, now[`slotcache_load_duration_seconds{cache="users"}_count`])
+	assert.Equal(t, 2.0, now[`slotcache_loads_total{cache=""}`])
 }
 
 // TestRedisStateIsExported: with a real redis-server, the subscription
@@ -140,7 +148,7 @@ func TestRedisStateIsExported(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	channel := "slotcacheprom-test:" + t.Name()
-	e := newEngine(t, slotcache.WithRedis(client), slotcache.WithChannel(channel), slotcache.WithHeartbeat(time.Second),
+	e := exporttest.Engine(t, slotcache.WithRedis(client), slotcache.WithChannel(channel), slotcache.WithHeartbeat(time.Second),
 		slotcache.WithFill(slotcache.FillPolicy{}))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -155,7 +163,7 @@ func TestRedisStateIsExported(t *testing.T) {
 	assert.Equal(t, 0.0, testutil.ToFloat64(only(c, "slotcache_redis_resyncs_total")))
 	assert.Equal(t, 1.0, testutil.ToFloat64(only(c, "slotcache_redis_subscriptions_total")))
 
-	get(t, e, "filled") // cold everywhere: this instance leads the fill
+	exporttest.Get(t, e, "filled") // cold everywhere: this instance leads the fill
 	expected := `
 # HELP slotcache_fill_outcomes_total Coordinated loads (WithFill), by how they ended.
 # TYPE slotcache_fill_outcomes_total counter

@@ -85,7 +85,7 @@ var Gauges = []Gauge{
 		}
 		return 0
 	}},
-	{Name: "redis_last_heard_seconds", Help: "Seconds since the subscription last heard from Redis (heartbeat echo or confirmation) or started a reconnection attempt.", Redis: true, Read: func(s *slotcache.Stats) float64 { return s.SinceHeard.Seconds() }},
+	{Name: "redis_last_heard_seconds", Help: "Seconds since the subscription last heard from Redis (heartbeat echo or confirmation).", Redis: true, Read: func(s *slotcache.Stats) float64 { return s.SinceHeard.Seconds() }},
 }
 
 // Histogram is a latency histogram of Stats, in seconds.

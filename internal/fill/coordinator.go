@@ -163,7 +163,7 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader,
 			c.wake.fire(m.slot)
 		}
 	}()
-	v, err := load(ctx, m.slot)
+	v, err := m.call(ctx, load)
 	if err != nil {
 		m.err = err
 		return core.FillResult{Err: err}
@@ -267,11 +267,31 @@ func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loade
 // safe against a concurrent invalidation.
 func (m *miss) local(ctx context.Context, load core.Loader, o Outcome, cause error) core.FillResult {
 	m.set(o, cause)
-	v, err := load(ctx, m.slot)
+	v, err := m.call(ctx, load)
 	if err != nil && m.err == nil {
 		m.err = err
 	}
 	return core.FillResult{Value: v, Err: err}
+}
+
+// errNoReturn is the error a lease or wait ends with when the loader run
+// inside it panicked or called runtime.Goexit; the panic itself goes on
+// to the slot actor, which reports it to the callers.
+var errNoReturn = errors.New("the loader did not return (panic or runtime.Goexit)")
+
+// call runs load for m's slot. A loader that does not return leaves
+// errNoReturn as m's error, so that the step it ran in (a fill lease or
+// wait, ended by a deferred observed.end) ends as failed, not as a success.
+func (m *miss) call(ctx context.Context, load core.Loader) (any, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			m.err = errNoReturn
+		}
+	}()
+	v, err := load(ctx, m.slot)
+	returned = true
+	return v, err
 }
 
 // redisFailed degrades to a local load, unless the load's own context
