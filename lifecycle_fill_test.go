@@ -89,29 +89,26 @@ func (h *lfHold) awaitEntered(t *testing.T, what string) {
 // return v2 on the invalidating instance, and on the other one once its
 // notice has arrived.
 func TestLifecycleFillInvalidateLeavesNoStaleValue(t *testing.T) {
+	heldDel := func(string) func(redis.Cmder) bool {
+		return func(cmd redis.Cmder) bool { return cmd.Name() == "del" }
+	}
+	heldNamespace := func(channel string) func(redis.Cmder) bool {
+		genKey := channel + ":fill:gen" // the namespace key under the default prefix
+		return func(cmd redis.Cmder) bool {
+			args := cmd.Args()
+			return cmd.Name() == "set" && len(args) > 1 && args[1] == genKey
+		}
+	}
 	for _, tc := range []struct {
 		name       string
 		invalidate func(*Engine) error
 		held       func(channel string) func(redis.Cmder) bool
+		confirmed  bool // the other instance applied it before it returned
 	}{
-		{
-			name:       "Invalidate",
-			invalidate: func(e *Engine) error { return e.Invalidate(context.Background(), "s") },
-			held: func(string) func(redis.Cmder) bool {
-				return func(cmd redis.Cmder) bool { return cmd.Name() == "del" }
-			},
-		},
-		{
-			name:       "InvalidateAll",
-			invalidate: func(e *Engine) error { return e.InvalidateAll(context.Background()) },
-			held: func(channel string) func(redis.Cmder) bool {
-				genKey := channel + ":fill:gen" // the namespace key under the default prefix
-				return func(cmd redis.Cmder) bool {
-					args := cmd.Args()
-					return cmd.Name() == "set" && len(args) > 1 && args[1] == genKey
-				}
-			},
-		},
+		{"Invalidate", func(e *Engine) error { return e.Invalidate(context.Background(), "s") }, heldDel, false},
+		{"InvalidateAll", func(e *Engine) error { return e.InvalidateAll(context.Background()) }, heldNamespace, false},
+		{"InvalidateConfirmed", func(e *Engine) error { return e.InvalidateConfirmed(context.Background(), "s") }, heldDel, true},
+		{"InvalidateAllConfirmed", func(e *Engine) error { return e.InvalidateAllConfirmed(context.Background()) }, heldNamespace, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -156,9 +153,15 @@ func TestLifecycleFillInvalidateLeavesNoStaleValue(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "v2", v, "Get on the invalidating instance returned %v after %s returned (the source holds v2)", v, tc.name)
 
-			// The other instance: its Get is a hit on its own copy until
-			// the invalidation notice arrives; from then on it must see v2
+			// The other instance: confirmed, it has applied the
+			// invalidation already; otherwise its Get is a hit on its own
+			// copy until the notice arrives. From then on it must see v2
 			// and keep seeing it.
+			if tc.confirmed {
+				v, err := ftGet(t, b, "s", src.load)
+				require.NoError(t, err)
+				require.Equal(t, "v2", v, "the other instance returned %v after %s returned", v, tc.name)
+			}
 			require.Eventually(t, func() bool {
 				v, err := ftGet(t, b, "s", src.load)
 				return err == nil && v == "v2"
