@@ -226,3 +226,52 @@ func TestNewCacheKeepsCallersOptions(t *testing.T) {
 	wg.Wait()
 	assert.Nil(t, opts[:2][1], "nothing was written past the caller's options")
 }
+
+// The control methods of a typed cache act on that cache alone, not on its
+// engine or the engine's other caches.
+func TestCacheControlMethodsActOnThatCacheAlone(t *testing.T) {
+	e := newEngine(t)
+	load := func(_ context.Context, id string) (string, error) { return id, nil }
+	a, err := NewCache(e, "a", load)
+	require.NoError(t, err)
+	b, err := NewCache(e, "b", load)
+	require.NoError(t, err)
+	warm := func() {
+		for _, c := range []*Cache[string]{a, b} {
+			_, err := c.Get(context.Background(), "k")
+			require.NoError(t, err)
+		}
+		_, err := e.Get(context.Background(), "k", identity)
+		require.NoError(t, err)
+	}
+
+	warm()
+	require.NoError(t, a.InvalidateAll(context.Background()))
+	assert.False(t, a.Cached("k"))
+	assert.True(t, b.Cached("k"), "InvalidateAll reached another cache")
+	assert.True(t, e.Cached("k"), "InvalidateAll reached the engine")
+
+	warm()
+	a.Reset()
+	assert.False(t, a.Cached("k"))
+	assert.Zero(t, a.Stats().Hits+a.Stats().Misses, "Reset left counters")
+	assert.True(t, b.Cached("k"))
+	assert.NotZero(t, b.Stats().Misses, "Reset zeroed another cache's counters")
+
+	ttl := b.TTL()
+	require.NoError(t, a.SetTTL(ttl+time.Minute))
+	assert.Equal(t, ttl+time.Minute, a.TTL())
+	assert.Equal(t, ttl, b.TTL(), "SetTTL changed another cache")
+
+	require.NoError(t, a.Close())
+	_, err = a.Get(context.Background(), "k")
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = b.Get(context.Background(), "k")
+	assert.NoError(t, err, "closing a cache closed another")
+	_, err = e.Get(context.Background(), "k", identity)
+	assert.NoError(t, err, "closing a cache closed its engine")
+	again, err := NewCache(e, "a", load)
+	require.NoError(t, err, "the name is free again")
+	_, err = again.Get(context.Background(), "k")
+	assert.NoError(t, err)
+}

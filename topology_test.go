@@ -102,8 +102,7 @@ func TestClusterInvalidationAndFill(t *testing.T) {
 		// Seed each engine with a different node first.
 		addrs := c.Addrs()
 		addrs[0], addrs[i] = addrs[i], addrs[0]
-		u := "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
-		t.Setenv("REDIS_CLUSTER_URL", u)
+		t.Setenv("REDIS_CLUSTER_URL", redistest.ClusterURL(addrs))
 		engines = append(engines, envEngine(t, ch, WithFill(FillPolicy{})))
 	}
 	var l rtLoader

@@ -5,18 +5,12 @@ import "syscall"
 // Stop freezes the server with SIGSTOP, like a process stuck in a long GC
 // pause or a VM stall: the kernel still accepts connections into its
 // backlog and buffers writes, but nothing is answered, so clients block in
-// dials, HELLO and reads for as long as their own timeouts allow. Cont
-// wakes it; Kill, and so the test's cleanup, works on a stopped server too
-// and resets every connection, releasing whatever waited on it.
+// dials, HELLO and reads for as long as their own timeouts allow. Kill,
+// and so the test's cleanup, works on a stopped server too and resets
+// every connection, releasing whatever waited on it.
 func (s *Server) Stop() {
 	s.tb.Helper()
 	s.signal(syscall.SIGSTOP)
-}
-
-// Cont wakes a server frozen by Stop.
-func (s *Server) Cont() {
-	s.tb.Helper()
-	s.signal(syscall.SIGCONT)
 }
 
 func (s *Server) signal(sig syscall.Signal) {

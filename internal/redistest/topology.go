@@ -197,16 +197,16 @@ type Cluster struct {
 // Addrs returns the nodes' addresses.
 func (c *Cluster) Addrs() []string { return addrsOf(c.Nodes) }
 
-// URL returns the cluster as a go-redis cluster URL
-// (redis.ParseClusterURL): the first node as host, the others as addr.
-func (c *Cluster) URL() string {
-	u := "redis://" + c.Nodes[0].Addr()
-	for i, n := range c.Nodes[1:] {
+// ClusterURL returns a go-redis cluster URL (redis.ParseClusterURL) that
+// seeds a client with addrs: the first as host, the others as addr.
+func ClusterURL(addrs []string) string {
+	u := "redis://" + addrs[0]
+	for i, a := range addrs[1:] {
 		sep := "&"
 		if i == 0 {
 			sep = "?"
 		}
-		u += sep + "addr=" + n.Addr()
+		u += sep + "addr=" + a
 	}
 	return u
 }
