@@ -39,7 +39,8 @@ type Stats struct {
 	CrossProcessInvalidations uint64
 	// MalformedMessages counts channel messages ignored as malformed.
 	MalformedMessages uint64
-	// PublishErrors counts invalidations that could not be published.
+	// PublishErrors counts publishes Redis failed, each once; a publish
+	// that never answers shows in OutboxQueued instead.
 	PublishErrors uint64
 	// Subscriptions counts confirmed Redis subscriptions; each one after the
 	// first is a resubscription after which the engine flushed its cache.
