@@ -181,6 +181,7 @@ func TestSetUnderMaxSlots(t *testing.T) {
 	assert.True(t, c.Cached("hot2"))
 	assert.LessOrEqual(t, c.Stats().Slots, uint64(2))
 	assert.EqualValues(t, 1, c.Stats().Rejected)
+	assert.Zero(t, c.Stats().Uncached, "a refused admission counted as a behaviour's choice not to cache")
 	v, err := c.Get(ctx, "cold")
 	require.NoError(t, err)
 	assert.Equal(t, "loaded:cold", v, "a refused Set leaves the slot to load")

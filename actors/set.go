@@ -20,14 +20,11 @@ func (s *slot) set(m *Set) {
 	s.h.Invalidate()
 	s.h.Owned.Failures = 0
 	e := core.EntryFor(m.Value, s.h.Gen(), s.env.Epoch(), s.env.Clock.Now(), s.decision(m.Value))
-	cached := false
-	if e != nil {
-		cached = s.env.Store(s.h, e)
-	} else {
-		s.env.Reclaim(s.h)
-	}
-	if !cached {
+	if e == nil { // the behaviour's choice: counted as such
 		s.env.Stats.Uncached.Add(1)
+		s.env.Reclaim(s.h)
+		m.Done <- false
+		return
 	}
-	m.Done <- cached
+	m.Done <- s.env.Store(s.h, e) // a refused admission counts as Rejected
 }
