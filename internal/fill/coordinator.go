@@ -114,9 +114,16 @@ func (m *miss) run(ctx context.Context, load core.Loader) core.FillResult {
 	if err != nil {
 		return m.redisFailed(ctx, load, err)
 	}
+	return m.act(ctx, k, token, load, f, SharedHit, w)
+}
+
+// act does what a look at the slot's keys calls for: take the shared
+// copy (counted as hit), load as the lock holder, refresh a due copy, or
+// wait for the instance that holds the lock.
+func (m *miss) act(ctx context.Context, k keys, token string, load core.Loader, f found, hit Outcome, w *watcher) core.FillResult {
 	switch f.state {
 	case stateHit:
-		m.set(SharedHit, nil)
+		m.set(hit, nil)
 		return m.hit(ctx, load, f)
 	case stateLeader:
 		return m.lead(ctx, k, token, load, LeaderLoad)
@@ -201,19 +208,37 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader,
 	return here
 }
 
-// follow waits for another instance's fill: it checks the data key again
-// when a notice wakes it or its backoff ends, takes over if the leader
-// gave up, and loads locally once Wait is over.
+// follow waits for another instance's fill, then acts on what it found:
+// the copy it committed (woken by its notice, or polled), the lock it gave
+// up, or nothing by the end of Wait, after which this instance loads
+// locally.
 func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loader, w *watcher) core.FillResult {
+	defer m.c.observe(&ctx, core.OpFillWait, m).end()
+	f, woken, err := m.await(ctx, k, token, w)
+	switch {
+	case errors.Is(err, errWaitOver):
+		return m.local(ctx, load, FollowerTimeout, nil)
+	case err != nil: // Redis failed, or ctx ended
+		return m.redisFailed(ctx, load, err)
+	}
+	hit := FollowerPolled
+	if woken {
+		hit = FollowerWoken
+	}
+	return m.act(ctx, k, token, load, f, hit, w)
+}
+
+// errWaitOver ends a follower's wait that found nothing within Wait.
+var errWaitOver = errors.New("nothing filled within Wait")
+
+// await checks the slot's keys again when a notice wakes it or its backoff
+// ends, while another instance holds the lock, for at most Wait. It
+// reports what it found and whether a notice woke it; the waiting gauge
+// covers exactly the wait.
+func (m *miss) await(ctx context.Context, k keys, token string, w *watcher) (f found, woken bool, err error) {
 	c := m.c
-	defer c.observe(&ctx, core.OpFillWait, m).end()
 	c.stats.waiting.Add(1)
-	waiting := true
-	defer func() {
-		if waiting {
-			c.stats.waiting.Add(-1)
-		}
-	}()
+	defer c.stats.waiting.Add(-1)
 	deadline := time.Now().Add(c.cfg.Wait)
 	bo := newBackoff(c.cfg.PollMin, c.cfg.PollMax)
 	timer := time.NewTimer(c.cfg.PollMin)
@@ -221,43 +246,21 @@ func (m *miss) follow(ctx context.Context, k keys, token string, load core.Loade
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			waiting = false
-			c.stats.waiting.Add(-1)
-			return m.local(ctx, load, FollowerTimeout, nil)
+			return found{}, false, errWaitOver
 		}
 		timer.Reset(min(bo.next(), left))
-		woken := false
+		woken = false
 		select {
 		case <-w.ch:
 			woken = true
 			w.renew() // before the next look, so no notice falls between
 		case <-timer.C:
 		case <-ctx.Done():
-			m.set(Cancelled, ctx.Err())
-			return core.FillResult{Err: ctx.Err()}
+			return found{}, false, ctx.Err()
 		}
 		m.attempts++
-		f, err := c.acquire(ctx, k, token)
-		if err != nil {
-			waiting = false
-			c.stats.waiting.Add(-1)
-			return m.redisFailed(ctx, load, err)
-		}
-		switch f.state {
-		case stateHit:
-			if woken {
-				m.set(FollowerWoken, nil)
-			} else {
-				m.set(FollowerPolled, nil)
-			}
-			return m.hit(ctx, load, f)
-		case stateLeader, stateDue:
-			waiting = false
-			c.stats.waiting.Add(-1)
-			if f.state == stateDue {
-				return m.refresh(ctx, k, token, load, f)
-			}
-			return m.lead(ctx, k, token, load, LeaderLoad)
+		if f, err = c.acquire(ctx, k, token); err != nil || f.state != stateBusy {
+			return f, woken, err
 		}
 	}
 }
