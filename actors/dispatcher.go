@@ -25,7 +25,7 @@ const workerIdle = time.Second
 // that, a run gets its own goroutine as before, so nothing ever waits for
 // a worker. A worker idle for workerIdle exits.
 type Workers struct {
-	work       chan func()
+	work       chan task
 	quit       chan struct{}
 	wg         sync.WaitGroup
 	running    atomic.Int32
@@ -39,7 +39,7 @@ func maxWorkers() int32 { return int32(max(32, 8*runtime.GOMAXPROCS(0))) }
 // NewWorkers returns workers that start on demand.
 func NewWorkers() *Workers {
 	return &Workers{
-		work:       make(chan func()),
+		work:       make(chan task),
 		quit:       make(chan struct{}),
 		max:        maxWorkers(),
 		throughput: 300,
@@ -48,33 +48,47 @@ func NewWorkers() *Workers {
 
 // Schedule implements actor.Dispatcher: fn runs on an idle worker, on a
 // new worker if there is room for one, or on a goroutine of its own.
-func (w *Workers) Schedule(fn func()) {
+func (w *Workers) Schedule(fn func()) { w.run(funcTask(fn)) }
+
+// task is a unit of work for a worker. A load is a task by itself (see
+// flight.run), so that scheduling it allocates no closure.
+type task interface{ run() }
+
+// funcTask makes a func a task; a func is a pointer, so the conversion
+// allocates nothing.
+type funcTask func()
+
+func (f funcTask) run() { f() }
+
+// run runs t on an idle worker, on a new worker if there is room for one,
+// or on a goroutine of its own.
+func (w *Workers) run(t task) {
 	select {
-	case w.work <- fn:
+	case w.work <- t:
 		return
 	default:
 	}
 	if w.running.Add(1) <= w.max {
 		w.wg.Add(1)
-		go w.loop(fn)
+		go w.loop(t)
 		return
 	}
 	w.running.Add(-1)
-	go fn()
+	go t.run()
 }
 
-// loop runs fn, then whatever is scheduled next, until it has waited
+// loop runs t, then whatever is scheduled next, until it has waited
 // workerIdle for work or the workers stop.
-func (w *Workers) loop(fn func()) {
+func (w *Workers) loop(t task) {
 	defer w.wg.Done()
 	defer w.running.Add(-1)
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		fn()
+		t.run()
 		idle.Reset(workerIdle)
 		select {
-		case fn = <-w.work:
+		case t = <-w.work:
 		case <-idle.C:
 			return
 		case <-w.quit:

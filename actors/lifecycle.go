@@ -55,43 +55,50 @@ const (
 	shrinkEvery = 10 // sweeps, that is one second
 )
 
-// bind gives h an actor, with one request admitted: the one the caller of
-// bind sends next. Router only, for a slot whose binding is absent or
-// released. A pooled actor learns its slot from the binding, sent ahead of
-// that request.
-func (r *router) bind(ctx actor.Context, h *core.Handle) *core.Binding {
+// bind gives h an actor and delivers first to it, the one request the
+// binding admits from the start. Router only, for a slot whose binding is
+// absent or released. A pooled actor learns its slot from the binding,
+// which carries first.
+func (r *router) bind(ctx actor.Context, h *core.Handle, first any) {
 	b := core.NewBinding(h)
+	r.env.Stats.Actors.Add(1)
 	if n := len(r.pool); n > 0 {
 		b.PID = r.pool[n-1]
 		r.pool[n-1] = nil
 		r.pool = r.pool[:n-1]
 		r.poolLow = min(r.poolLow, n-1)
+		// The binding reaches the actor before the handle names it, so that
+		// no sender's request can arrive first. The actor may have handled
+		// the request and released the slot before Bind: its report, queued
+		// behind this message, unbinds it.
+		b.First = first
 		ctx.Send(b.PID, b)
-	} else {
-		b.PID = ctx.Spawn(slotProps(r.env, b, r.workers, r.idle))
+		h.Bind(b)
+		return
 	}
+	b.PID = ctx.Spawn(slotProps(r.env, b, r))
 	h.Bind(b)
-	r.env.Stats.Actors.Add(1)
-	return b
+	ctx.Send(b.PID, first)
 }
 
-// released is the end of a binding, reported by its actor to the router.
-type released struct {
-	b *core.Binding
-}
+// released is the end of a binding, reported by its actor to the router:
+// the binding itself, under a type of its own so that the report
+// allocates nothing.
+type released core.Binding
 
 // released forgets the binding of an actor that gave its slot up, and the
 // slot itself if it holds nothing, and pools the actor. The slot may
 // already have a new actor.
 func (r *router) released(ctx actor.Context, m *released) {
+	b := (*core.Binding)(m)
 	r.env.Stats.Actors.Add(-1)
-	m.b.H.Unbind(m.b)
-	r.forgetIfEmpty(m.b.H)
+	b.H.Unbind(b)
+	r.forgetIfEmpty(b.H)
 	if len(r.pool) < maxPool {
-		r.pool = append(r.pool, m.b.PID)
+		r.pool = append(r.pool, b.PID)
 		return
 	}
-	ctx.Stop(m.b.PID)
+	ctx.Stop(b.PID)
 }
 
 // shrinkPool stops half of the pooled actors that were not needed since
@@ -141,13 +148,17 @@ type cell struct {
 	b         *core.Binding
 	idleQ     *idleQueue // the router's
 	run       *Workers   // runs the slot's loads
+	deadlines *deadlines // the router's: times the slot's loads out
 	queued    bool       // in idleQ, or its tick is on its way
 	idleSince int64      // clock time the actor last became idle
 }
 
 // take starts serving binding b: a pooled actor's unbound → active.
-func (s *slot) take(b *core.Binding) {
+// It returns the request the binding carries, to be handled next.
+func (s *slot) take(b *core.Binding) (first any) {
 	s.h, s.b = b.H, b
+	first, b.First = b.First, nil
+	return first
 }
 
 // idle is called after every message of a bound actor: with no load in
@@ -191,7 +202,7 @@ func (s *slot) passivate(ctx actor.Context) {
 		return
 	}
 	s.env.Stats.Passivations.Add(1)
-	ctx.Send(ctx.Parent(), &released{b: s.b})
+	ctx.Send(ctx.Parent(), (*released)(s.b))
 	s.h, s.b, s.current = nil, nil, nil
 }
 

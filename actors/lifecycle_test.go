@@ -87,12 +87,13 @@ func (p *countingPolicy) Invalidated(string) bool {
 }
 
 type rig struct {
-	idle    *idleQueue
-	workers *Workers      // run the loads
-	ended   chan struct{} // closed when the test ends
-	env     *core.Env
-	dir     *core.DirWriter
-	policy  *countingPolicy
+	idle      *idleQueue
+	deadlines *deadlines
+	workers   *Workers      // run the loads
+	ended     chan struct{} // closed when the test ends
+	env       *core.Env
+	dir       *core.DirWriter
+	policy    *countingPolicy
 }
 
 func newRig(t testing.TB, passivateAfter time.Duration) *rig {
@@ -120,7 +121,9 @@ func newRig(t testing.TB, passivateAfter time.Duration) *rig {
 		env.Clock.Stop()
 		system.Shutdown()
 	})
-	return &rig{idle: newIdleQueue(env), workers: workers, ended: ended, env: env, dir: w, policy: p}
+	d := newDeadlines()
+	t.Cleanup(d.stop)
+	return &rig{idle: newIdleQueue(env), deadlines: d, workers: workers, ended: ended, env: env, dir: w, policy: p}
 }
 
 // block is a loader that returns only once the test has ended, whatever
@@ -173,11 +176,13 @@ func (r *rig) routedThenReleased(t *testing.T, rt *router, c *fakeCtx, id string
 	return h, b
 }
 
-func (r *rig) router() *router { return &router{env: r.env, dir: r.dir, idle: r.idle} }
+func (r *rig) router() *router {
+	return &router{env: r.env, dir: r.dir, idle: r.idle, deadlines: r.deadlines}
+}
 
 // slotFor returns an incarnation of an actor bound to b.
 func (r *rig) slotFor(b *core.Binding) *slot {
-	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b, idleQ: r.idle, run: r.workers}}, flights: make(map[uint64]*flight)}
+	return &slot{env: r.env, lifecycle: lifecycle{cell: &cell{h: b.H, b: b, idleQ: r.idle, run: r.workers, deadlines: r.deadlines}}, flights: make(map[uint64]*flight)}
 }
 
 // done is flight f's end as its loader goroutine reports it: f itself, with
@@ -236,7 +241,7 @@ func TestRouterRebindsAfterRelease(t *testing.T) {
 	assert.True(t, h.Bound())
 
 	// The old actor's late report does not unbind the new one.
-	c.deliver(rt, &released{b: old})
+	c.deliver(rt, (*released)(old))
 	assert.True(t, h.Bound())
 	_, ok := r.dir.Directory().Load("s")
 	assert.True(t, ok)
@@ -258,7 +263,7 @@ func TestRouterForgetsReleasedEmptySlot(t *testing.T) {
 		b := h.Binding()
 		b.Took()
 		require.True(t, b.Release())
-		c.deliver(rt, &released{b: b})
+		c.deliver(rt, (*released)(b))
 		assert.Nil(t, h.Binding())
 	}
 	_, ok := r.dir.Directory().Load("empty")
@@ -364,7 +369,7 @@ func TestSlotLoadsOnceThenPassivates(t *testing.T) {
 	assert.Empty(t, c.stopped, "pooled, not stopped")
 	sent := c.take()
 	require.Len(t, sent, 1)
-	assert.Equal(t, &released{b: b}, sent[0].msg)
+	assert.Equal(t, (*released)(b), sent[0].msg)
 	assert.Equal(t, c.parent, sent[0].to)
 	assert.False(t, b.Enter(), "senders now go to the router")
 }
@@ -437,7 +442,7 @@ func TestSlotRestartRequeuesWaitersAndPassivates(t *testing.T) {
 	// The supervisor restarts it: the old incarnation hears Restarting.
 	// Another waiter, already taken from the mailbox, waits on a second load.
 	g2, reply2 := get(r.block)
-	s.flights[s.env.NextFlight()] = &flight{waiters: []*messages.Get{g2}, timer: time.NewTimer(time.Hour)}
+	s.flights[s.env.NextFlight()] = &flight{waiters: []*messages.Get{g2}, deadlines: r.deadlines}
 	c.deliver(s, &actor.Restarting{})
 	assert.EqualValues(t, 1, r.env.Stats.SlotRestarts.Load())
 	sent := c.take()
@@ -477,13 +482,13 @@ func TestSlotFailedReloadBacksOff(t *testing.T) {
 }
 
 // passivating → pooled → active: a released actor goes back to the pool and
-// the next bind takes it, telling it its slot ahead of the request; no
-// spawn.
+// the next bind takes it, telling it its slot in the one message that
+// carries the request; no spawn.
 func TestRouterBindsPooledActor(t *testing.T) {
 	r := newRig(t, 0)
 	rt, c := r.router(), newFakeCtx()
 	_, b := r.routedThenReleased(t, rt, c, "a")
-	c.deliver(rt, &released{b: b})
+	c.deliver(rt, (*released)(b))
 	require.Equal(t, []*actor.PID{b.PID}, rt.pool)
 	c.take()
 
@@ -492,17 +497,16 @@ func TestRouterBindsPooledActor(t *testing.T) {
 	assert.Equal(t, 1, c.spawned, "the pooled actor was reused")
 	assert.Empty(t, rt.pool)
 	sent := c.take()
-	require.Len(t, sent, 2)
+	require.Len(t, sent, 1, "the binding carries the request")
 	h, _ := r.dir.Directory().Load("b")
-	assert.Same(t, h.Binding(), sent[0].msg, "the binding goes first")
-	assert.Same(t, g, sent[1].msg)
+	assert.Same(t, h.Binding(), sent[0].msg)
 	assert.Equal(t, b.PID, sent[0].to)
-	assert.Equal(t, b.PID, sent[1].to)
 
-	// The pooled actor takes the slot from the binding.
+	// The pooled actor takes the slot from the binding, and the request.
 	s := r.slotFor(b)
-	s.take(h.Binding())
+	assert.Same(t, g, s.take(h.Binding()))
 	assert.Same(t, h, s.h)
+	assert.Nil(t, h.Binding().First, "taken once")
 }
 
 // The pool shrinks by half each second it was not needed, down to nothing.

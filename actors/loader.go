@@ -8,6 +8,9 @@ import (
 	"github.com/slotcache/slotcache/internal/core"
 )
 
+// run implements task: a worker runs the flight's load.
+func (f *flight) run() { runLoader(f, f.slotID, f.load) }
+
 // runLoader runs flight f's load in its own goroutine, so the slot actor
 // never blocks, and reports the outcome by sending f back to the slot. A
 // panic in a plain goroutine would kill the process, so it is recovered

@@ -28,16 +28,17 @@ const (
 // actor without starting one, and sweeping expired entries. It must never
 // fail: its restart would stop every slot.
 type router struct {
-	env     *core.Env
-	dir     *core.DirWriter
-	workers *Workers
-	idle    *idleQueue   // slot actors waiting to passivate
-	pool    []*actor.PID // idle slot actors, ready for a binding
-	poolLow int          // the pool's smallest size since the last shrink
-	sweeps  int
-	sweepAt uint64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	env       *core.Env
+	dir       *core.DirWriter
+	workers   *Workers
+	idle      *idleQueue   // slot actors waiting to passivate
+	deadlines *deadlines   // loads in flight, for their timeout
+	pool      []*actor.PID // idle slot actors, ready for a binding
+	poolLow   int          // the pool's smallest size since the last shrink
+	sweeps    int
+	sweepAt   uint64
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // sweep asks the router to free a share of the expired and invalidated
@@ -54,7 +55,7 @@ type invalidateWalk struct {
 // writer of its directory; it and its slot actors run on w.
 func RouterProps(env *core.Env, dir *core.DirWriter, w *Workers) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env)}
+		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env), deadlines: newDeadlines()}
 	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithDispatcher(w))
 }
 
@@ -88,6 +89,7 @@ func (r *router) Receive(ctx actor.Context) {
 		r.startSweeping(ctx)
 	case *actor.Stopping:
 		r.stopSweeping()
+		r.deadlines.stop()
 	}
 }
 
@@ -117,11 +119,11 @@ func (r *router) route(ctx actor.Context, m *messages.Route) {
 			return
 		}
 	}
-	b := h.Enter()
-	if b == nil {
-		b = r.bind(ctx, h)
+	if b := h.Enter(); b != nil {
+		ctx.Send(b.PID, m.Msg)
+		return
 	}
-	ctx.Send(b.PID, m.Msg)
+	r.bind(ctx, h, m.Msg)
 }
 
 // invalidateUnbound handles the invalidation of a slot without an actor
@@ -135,8 +137,7 @@ func (r *router) invalidateUnbound(ctx actor.Context, h *core.Handle) {
 	}
 	r.env.Reclaim(h)
 	if h.Policy.Invalidated(h.ID) && h.Owned.LastLoad != nil {
-		b := r.bind(ctx, h)
-		ctx.Send(b.PID, &reloadNow{})
+		r.bind(ctx, h, &reloadNow{})
 		return
 	}
 	r.forgetIfEmpty(h)

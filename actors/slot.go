@@ -28,7 +28,14 @@ type flight struct {
 	waiters    []*messages.Get
 	first      [1]*messages.Get // backs waiters for the usual single waiter
 	timing     *core.Timing     // decided while a fill leader shared the value
-	timer      *time.Timer      // the load timeout
+	slotID     string
+	load       core.Loader
+
+	// The load timeout: the flight waits in its engine's deadlines list,
+	// whose lock guards the links.
+	deadlines  *deadlines
+	prev, next *flight
+	listed     bool
 
 	// Written by the loader goroutine before it sends the flight; read by
 	// the actor after it received it.
@@ -40,16 +47,10 @@ type flight struct {
 // past the load timeout.
 type flightTimeout flight
 
-// timedOut cancels the load and tells the slot, from the timer's goroutine.
-func (f *flight) timedOut() {
-	f.cancel(context.DeadlineExceeded)
-	f.env.Root.Send(f.self, (*flightTimeout)(f))
-}
-
-// end stops the flight's timer and cancels its context (a no-op if the
-// loader has returned).
+// end takes the flight off the deadlines list and cancels its context (a
+// no-op if the loader has returned).
 func (f *flight) end() {
-	f.timer.Stop()
+	f.deadlines.remove(f)
 	f.cancel(context.Canceled)
 }
 
@@ -68,9 +69,10 @@ type slot struct {
 }
 
 // slotProps returns the props of a slot actor born bound to b, running in
-// place (see inline), its loads on w, waiting to passivate in q.
-func slotProps(env *core.Env, b *core.Binding, w *Workers, q *idleQueue) *actor.Props {
-	c := &cell{h: b.H, b: b, idleQ: q, run: w}
+// place (see inline), its loads on r's workers and timed out by r's
+// deadlines, waiting to passivate in r's idle queue.
+func slotProps(env *core.Env, b *core.Binding, r *router) *actor.Props {
+	c := &cell{h: b.H, b: b, idleQ: r.idle, run: r.workers, deadlines: r.deadlines}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
 	}, actor.WithDispatcher(inline{}))
@@ -79,8 +81,12 @@ func slotProps(env *core.Env, b *core.Binding, w *Workers, q *idleQueue) *actor.
 // Receive implements actor.Actor. Requests from outside were admitted by
 // the binding (Took acknowledges each); the actor's own messages (load
 // results, timers) were not.
-func (s *slot) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+func (s *slot) Receive(ctx actor.Context) { s.receive(ctx, ctx.Message()) }
+
+// receive handles msg, ctx's message or the first request a binding
+// carried.
+func (s *slot) receive(ctx actor.Context, msg any) {
+	switch m := msg.(type) {
 	case *messages.Get:
 		s.b.Took()
 		s.handleGet(ctx, m)
@@ -113,7 +119,10 @@ func (s *slot) Receive(ctx actor.Context) {
 		s.ticked(ctx)
 		return
 	case *core.Binding:
-		s.take(m)
+		if first := s.take(m); first != nil {
+			s.receive(ctx, first)
+			return
+		}
 	case *actor.Started:
 	case *actor.Restarting:
 		s.restarting(ctx)
@@ -179,15 +188,15 @@ func (s *slot) reload(ctx actor.Context) {
 // the timeout also answers the waiters, even if the loader ignores its
 // context.
 func (s *slot) start(ctx actor.Context, caller context.Context, gen, epoch uint64) *flight {
-	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch, env: s.env, self: ctx.Self(), started: s.env.Clock.Now()}
+	f := &flight{id: s.env.NextFlight(), gen: gen, epoch: epoch, env: s.env, self: ctx.Self(), started: s.env.Clock.Now(), deadlines: s.deadlines}
 	f.init(caller, s.env.LoadTimeout)
 	f.waiters = f.first[:0]
-	f.timer = time.AfterFunc(s.env.LoadTimeout, f.timedOut)
+	s.deadlines.add(f)
 	s.flights[f.id] = f
 	s.current = f
 	s.env.LoaderStarted()
-	id, load := s.h.ID, s.h.Owned.LastLoad
-	s.run.Schedule(func() { runLoader(f, id, load) })
+	f.slotID, f.load = s.h.ID, s.h.Owned.LastLoad
+	s.run.run(f)
 	return f
 }
 

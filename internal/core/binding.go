@@ -27,6 +27,10 @@ type Binding struct {
 	PID *actor.PID
 	// H is the slot the actor is bound to.
 	H *Handle
+	// First is the request that made the router bind a pooled actor,
+	// delivered with the binding as one message: a message less per
+	// activation. The actor clears it once taken.
+	First any
 
 	state atomic.Uint64
 }
