@@ -198,12 +198,14 @@ func (e *Engine) miss(ctx context.Context, slotID string, load Loader) (any, err
 		return nil, err
 	}
 	e.env.Stats.Misses.Add(1)
-	reply := make(chan messages.Result, 1)
-	e.send(slotID, &messages.Get{Ctx: ctx, Load: load, Reply: reply})
+	c := calls.Get().(*call)
+	c.get.Ctx, c.get.Load = ctx, load
+	e.sendRouted(slotID, &c.get, &c.route)
 	select {
-	case r := <-reply:
+	case r := <-c.reply:
+		c.done()
 		return r.Value, r.Err
-	case <-ctx.Done():
+	case <-ctx.Done(): // c stays out of the pool: its answer may still come
 		return nil, ctx.Err()
 	case <-e.env.Ctx.Done():
 		return nil, ErrClosed
@@ -212,12 +214,22 @@ func (e *Engine) miss(ctx context.Context, slotID string, load Loader) (any, err
 
 // send delivers msg to slotID's actor: straight to it if the slot has one,
 // through the router, which binds one, if not.
-func (e *Engine) send(slotID string, msg any) {
+func (e *Engine) send(slotID string, msg any) { e.sendRouted(slotID, msg, nil) }
+
+// sendRouted is send with route, if not nil, as the message to the
+// router, so that a pooled request brings its own (see call).
+func (e *Engine) sendRouted(slotID string, msg any, route *messages.Route) {
 	if h, ok := e.dir.Load(slotID); ok {
-		e.sendTo(h, msg)
-		return
+		if b := h.Enter(); b != nil {
+			e.env.Root.Send(b.PID, msg)
+			return
+		}
 	}
-	e.env.Root.Send(e.router, &messages.Route{ID: slotID, Msg: msg})
+	if route == nil {
+		route = new(messages.Route)
+	}
+	route.ID, route.Msg = slotID, msg
+	e.env.Root.Send(e.router, route)
 }
 
 // sendTo is send for a slot whose handle the caller holds.
