@@ -287,3 +287,21 @@ func TestSigningNamedCaches(t *testing.T) {
 	require.Eventually(t, func() bool { return ob.Stats().RefusedForged == 1 }, rtWait, rtPoll, "the engine's key does not sign for a cache with its own")
 	require.True(t, ob.Cached("y"))
 }
+
+// TestSigningHitAllocatesNothing: signing costs nothing on a hit, which
+// never touches Redis.
+func TestSigningHitAllocatesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	e := rtEngine(t, srv.Client(t), rtChannel(t), WithSigningKey(sgKeyA), WithFill(FillPolicy{}))
+	rtReady(t, e)
+	var l rtLoader
+	rtGet(t, e, "k", &l)
+	ctx, load := context.Background(), l.load // a method value allocates where it is made
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := e.Get(ctx, "k", load); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+	require.Equal(t, int64(1), l.calls.Load(), "every Get after the first was a hit")
+}
