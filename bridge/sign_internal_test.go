@@ -228,3 +228,19 @@ func TestHeartbeatSeal(t *testing.T) {
 		require.True(t, forged, name)
 	}
 }
+
+// TestREADMEExample: the signed message README shows is the one the spec
+// gives for its key, and a signing receiver accepts it.
+func TestREADMEExample(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	const ts = int64(1767225600000)
+	const sig = "v1.6db972ac.q8Zk2rVnYw1xLm0T.AzwjNVizPb-D1qiPrvyz0LIi1eu6n7Adl2pazftHQvc"
+	require.Equal(t, "16:slotcache/msg/v1,20:slotcache:invalidate,10:invalidate,13:1767225600000,16:q8Zk2rVnYw1xLm0T,7:user:42,16:9f86d081884c7d65,0:,",
+		string(MACInput("slotcache/msg/v1", "slotcache:invalidate", "invalidate", "1767225600000", "q8Zk2rVnYw1xLm0T", "user:42", "9f86d081884c7d65", "")))
+	require.Equal(t, sig, specSign(key, "slotcache:invalidate", "invalidate", ts, "q8Zk2rVnYw1xLm0T", "user:42", "9f86d081884c7d65", ""))
+	clock := ts + 5
+	s := &Sub{channel: "slotcache:invalidate", sign: testSigner(t, Signing{Keys: ring(t, key)}, &clock)}
+	n, err := DecodeNotice(`{"slotId":"user:42","_origin":"9f86d081884c7d65","_ts":1767225600000,"_sig":"`+sig+`"}`, 4<<10)
+	require.NoError(t, err)
+	require.Equal(t, verdictSigned, s.verdict(n))
+}

@@ -91,8 +91,10 @@ func Decode(payload string, maxBytes int) (slotID, origin string, err error) {
 // invalidation, as the seed's module would take it. A missing or null
 // _origin decodes as "" (a foreign origin): the seed's module compares
 // parsed._origin with its own ID and applies anything else, null included.
-// An invalidation may carry a string confirm (see Sub.PublishConfirmed). Unknown fields are allowed so that
-// other implementations can add their own. Keys match case-sensitively, as
+// An invalidation may carry a string confirm (see Sub.PublishConfirmed).
+// The signature fields _ts and _sig are read but never make a message
+// malformed: only a Sub that signs checks them (signmsg.go). Unknown
+// fields are allowed so that other implementations can add their own. Keys match case-sensitively, as
 // the seed's parsed.slotId does (encoding/json alone would take "SlotID"
 // for "slotId").
 func DecodeNotice(payload string, maxBytes int) (Notice, error) {
