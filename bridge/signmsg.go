@@ -52,7 +52,7 @@ const maxReplays = 1 << 16
 // Signing makes a channel's messages authenticated: the Sub signs what it
 // sends and verifies what it receives (Config.Signing, Attach).
 type Signing struct {
-	// Keys sign (the first) and verify (all).
+	// Keys sign (the first) and verify (all); nil signs nothing.
 	Keys *Keyring
 	// AcceptUnsigned is the migration mode: messages are signed, but
 	// unsigned ones are still applied (and counted), so that instances
