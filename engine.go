@@ -88,7 +88,7 @@ func configure(cfg config, opts []Option) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, cfg.checkFill(), cfg.checkStaleness()) // need every option applied
+	errs = append(errs, cfg.checkFill(), cfg.checkStaleness(), cfg.checkSigning()) // need every option applied
 	return cfg, errors.Join(errs...)
 }
 
@@ -127,7 +127,7 @@ func start(cfg config, h *host, parent *Engine) *Engine {
 	e.router = h.system.Root.Spawn(actors.RouterProps(e.env, writer, h.workers))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
-		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e)); err == nil {
+		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e), cfg.bridgeSigning()); err == nil {
 			e.sub = sub
 		}
 	}
@@ -144,6 +144,7 @@ func start(cfg config, h *host, parent *Engine) *Engine {
 			BackoffMax:      5 * time.Second,
 			Logger:          cfg.logger,
 			Sentinel:        cfg.sentinelWatch(), // see fromenv.go
+			Signing:         cfg.bridgeSigning(), // see signing.go
 		})
 		e.sub = e.bridge.Primary()
 	}

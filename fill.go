@@ -221,7 +221,7 @@ func (c *config) checkFill() error {
 
 // newFiller returns the coordinator for the engine's configuration.
 func (e *Engine) newFiller() *fill.Coordinator {
-	p, origin := e.cfg.fill, e.cfg.origin
+	p := e.cfg.fill
 	prefix := p.KeyPrefix
 	if prefix == "" {
 		prefix = e.cfg.channel + ":fill:"
@@ -236,10 +236,21 @@ func (e *Engine) newFiller() *fill.Coordinator {
 		OpTimeout: p.OpTimeout,
 		Codec:     p.Codec,
 		Channel:   e.cfg.channel,
-		Notice:    func(slotID string) []byte { return bridge.EncodeFilled(slotID, origin) },
+		Notice:    e.fillNotice,
 		Logger:    e.cfg.logger,
 		Observe:   e.observe,
+		Signing:   e.cfg.fillSigning(), // see signing.go
 	})
+}
+
+// fillNotice is the payload of the notice that slotID was filled: signed
+// as the engine's channel signs. The channel's Sub exists before any load
+// runs (start attaches it before New returns).
+func (e *Engine) fillNotice(slotID string) []byte {
+	if e.sub == nil {
+		return bridge.EncodeFilled(slotID, e.cfg.origin)
+	}
+	return e.sub.EncodeFilled(slotID)
 }
 
 // fillStats copies the coordinator's counters into st.
@@ -257,6 +268,7 @@ func (e *Engine) fillStats(st *Stats) {
 	st.FillStaleCommitsRejected = f.Of(fill.StaleCommitRejected)
 	st.FillCancelled = f.Of(fill.Cancelled)
 	st.FillSharedRefreshes = f.Of(fill.SharedRefresh)
+	st.FillUnverified = f.Of(fill.Unverified)
 	st.FillUncodable = f.Uncodable
 	st.FillWaiting = uint64(max(f.Waiting, 0))
 	if e.sub != nil {

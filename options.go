@@ -51,6 +51,7 @@ type config struct {
 	maxStaleness    time.Duration
 	typed           typedConfig // NewCache only (typedconfig.go)
 	observer        Observer    // nil: none (WithObserver)
+	signing         *signing    // nil: unsigned messages and values (WithSigning)
 }
 
 func defaultConfig() config {

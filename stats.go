@@ -101,6 +101,11 @@ type Stats struct {
 	// reload (refresh-ahead), won its lease, served the copy and reloaded
 	// it from the source for the fleet.
 	FillSharedRefreshes uint64
+	// FillUnverified counts loads that found a shared copy that did not
+	// verify (WithSigning): unsigned, forged, copied from another slot,
+	// or past its signed expiry. It was not served; this instance loaded
+	// the slot itself (locally, or rewriting a copy due for refresh).
+	FillUnverified uint64
 	// FillUncodable counts loaded values the codec could not encode:
 	// served and cached here, not shared. Not an outcome of its own (they
 	// are leader loads).
@@ -123,6 +128,32 @@ type Stats struct {
 	OutboxDropped uint64
 	// OutboxSize is the number of invalidations queued right now (a gauge).
 	OutboxSize uint64 `stats:"gauge"`
+
+	// Signatures (WithSigning); filled in by signing.go, all zero without
+	// it but ForgedHeartbeats.
+
+	// UnsignedMessages counts unsigned messages accepted in migration mode
+	// (Signing.AcceptUnsigned): while it grows, some instance or program
+	// on the channel does not sign yet.
+	UnsignedMessages uint64
+	// RefusedUnsigned counts unsigned messages ignored because signatures
+	// are required.
+	RefusedUnsigned uint64
+	// RefusedForged counts messages ignored because their signature was
+	// malformed, named a key this engine does not hold, or did not match:
+	// a forgery, or a fleet whose keys disagree.
+	RefusedForged uint64
+	// RefusedStale counts correctly signed messages ignored because their
+	// timestamp was more than Signing.MaxAge from this engine's clock: a
+	// replay, or clocks too far apart.
+	RefusedStale uint64
+	// RefusedReplayed counts correctly signed messages ignored because the
+	// same message had already been accepted.
+	RefusedReplayed uint64
+	// ForgedHeartbeats counts messages on this engine's heartbeat channel
+	// that it did not send, signing or not: a forged heartbeat would fake
+	// the proof the staleness bound rests on, and is ignored.
+	ForgedHeartbeats uint64
 
 	// Latency. Hits are not timed: they would pay a clock read each.
 
@@ -182,6 +213,7 @@ func (e *Engine) Stats() Stats {
 	}
 	e.fillStats(&st)
 	e.coherenceStats(&st)
+	e.signingStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
 	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
 	if e.sub != nil {

@@ -62,6 +62,10 @@ type Config struct {
 	// when the client gives up or is closed. Zero means one second.
 	CloseTimeout time.Duration
 	Logger       *slog.Logger
+	// Signing, when not nil, signs the messages of Config.Channel and
+	// verifies those it receives (see Signing); nil keeps the seed's
+	// unsigned messages. Attached channels take their own (Attach).
+	Signing *Signing
 }
 
 // Bridge owns one subscription (one connection, one heartbeat) to the
@@ -83,6 +87,7 @@ type Bridge struct {
 	failing    atomic.Bool                  // the outage is logged already
 	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why
 	stats      struct{ switches atomic.Uint64 }
+	hb         *heartbeatSeal // authenticates the heartbeat (signhb.go)
 
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
@@ -112,8 +117,9 @@ func Start(cfg Config) *Bridge {
 		ctx:       ctx,
 		cancel:    cancel,
 		start:     time.Now(),
+		hb:        newHeartbeatSeal(),
 	}
-	b.primary = newSub(b, cfg.Channel, cfg.Handler)
+	b.primary = newSub(b, cfg.Channel, cfg.Handler, cfg.Signing)
 	b.subs = map[string]*Sub{cfg.Channel: b.primary}
 	b.acks = map[string]*Sub{b.primary.ack: b.primary}
 	b.wg.Add(1)

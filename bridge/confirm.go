@@ -28,6 +28,8 @@ var ErrUnconfirmed = errors.New("invalidation not confirmed by every subscriber"
 type ackMessage struct {
 	Ack    string `json:"ack"`
 	Origin string `json:"_origin"`
+	TS     int64  `json:"_ts,omitempty"`
+	Sig    string `json:"_sig,omitempty"`
 }
 
 // ackChannel is where the instances answer origin's confirmed
@@ -131,7 +133,7 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 	err := s.prepared(pctx, slotID)
 	var n int64
 	if err == nil {
-		n, err = b.publish(pctx, s.channel, encodeJSON(message{SlotID: slotID, Origin: b.cfg.Origin, Confirm: id}))
+		n, err = b.publish(pctx, s.channel, s.encodeInvalidation(slotID, id))
 	}
 	cancel()
 	if err != nil {
@@ -153,11 +155,14 @@ func (s *Sub) PublishConfirmed(ctx context.Context, slotID string) error {
 // off the receiving goroutine, which must stay O(1).
 func (s *Sub) answer(id, origin string) {
 	b := s.b
-	payload := encodeJSON(ackMessage{Ack: id, Origin: b.cfg.Origin})
+	channel := ackChannel(s.channel, origin)
+	m := ackMessage{Ack: id, Origin: b.cfg.Origin}
+	m.TS, m.Sig = s.stamp(channel, kindAck, m.Ack, m.Origin)
+	payload := encodeJSON(m)
 	b.async(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
 		defer cancel()
-		if _, err := b.publish(ctx, ackChannel(s.channel, origin), payload); err != nil {
+		if _, err := b.publish(ctx, channel, payload); err != nil {
 			b.cfg.Logger.Debug("slotcache: could not confirm an invalidation", "channel", s.channel, "err", err)
 		}
 	})
@@ -173,6 +178,9 @@ func (s *Sub) applyAck(payload string) {
 	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.Ack == "" || m.Origin == "" {
 		s.stats.malformed.Add(1)
 		return
+	}
+	if !s.verified(s.ack, kindAck, sigFields{sig: m.Sig, ts: m.TS}, m.Ack, m.Origin) {
+		return // a forged answer would fake a confirmation
 	}
 	s.confirms.answered(m.Ack, m.Origin)
 }

@@ -20,7 +20,15 @@
 // channel outbox (outbox.go) instead of being lost; a confirmed one
 // (confirm.go) waits for every subscriber's answer.
 //
+// Messages are the seed's unsigned JSON unless a channel signs (Signing):
+// then they carry a timestamp and an HMAC-SHA256 over their content and
+// channel, and a receiver refuses, and counts by reason, unsigned, forged,
+// stale and replayed ones. The heartbeat is sealed with a key of the
+// bridge's own in every mode, since its echo is a watermark.
+//
 // Files: bridge.go (Start, Close, Config), session.go (one subscription,
 // heartbeat, watermark), sub.go (channels on a shared subscription),
-// wire.go (the seed's JSON), outbox.go, confirm.go, sentinel.go, stats.go.
+// wire.go (the seed's JSON), outbox.go, confirm.go, sentinel.go, stats.go,
+// sign.go (Keyring), signmsg.go (signed messages), signreplay.go (the
+// replay check), signhb.go (the sealed heartbeat).
 package bridge

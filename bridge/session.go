@@ -5,8 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -293,14 +291,18 @@ func (s *Sub) subscribed(n uint64) {
 // before t on this server has been delivered, and applied, since the
 // handler runs on this goroutine: t is a watermark, which the engine uses to
 // bound staleness. Only channels confirmed in this session learn it; one
-// still waiting for its confirmation has not heard everything.
+// still waiting for its confirmation has not heard everything. A heartbeat
+// this bridge did not seal is ignored and counted (signhb.go).
 func (b *Bridge) echo(n uint64, payload string) {
-	b.lastEcho.Store(b.now())
-	i := strings.LastIndexByte(payload, '@')
-	sent, err := strconv.ParseInt(payload[i+1:], 10, 64)
-	if i < 0 || err != nil {
+	sent, ok, forged := b.hb.open(b.hbChannel, payload)
+	if forged {
+		b.each(func(s *Sub) { s.stats.forgedHeartbeats.Add(1) })
+		b.cfg.Logger.Debug("slotcache: ignored a heartbeat this instance did not send", "channel", b.hbChannel)
+	}
+	if !ok {
 		return
 	}
+	b.lastEcho.Store(b.now())
 	at := b.start.Add(time.Duration(sent))
 	b.each(func(s *Sub) {
 		if s.session.Load() == n {
@@ -317,6 +319,8 @@ func (s *Sub) apply(payload string) {
 	case err != nil:
 		s.stats.malformed.Add(1)
 		b.cfg.Logger.Debug("slotcache: ignored message", "channel", s.channel, "err", err)
+	case !s.verifiedNotice(n):
+		// forged, stale, replayed or unsigned: counted by verifiedNotice
 	case n.Origin == b.cfg.Origin:
 		s.stats.echoes.Add(1)
 		if n.Confirm != "" {
@@ -398,7 +402,7 @@ func (b *Bridge) heartbeat(hb time.Duration) {
 		defer b.hbPending.Store(false)
 		ctx, cancel := context.WithTimeout(b.ctx, hb)
 		defer cancel()
-		payload := b.cfg.Origin + "@" + strconv.FormatInt(b.now(), 10)
+		payload := b.hb.seal(b.hbChannel, b.cfg.Origin, b.now())
 		// Abandoned after one interval: one stuck on a dead pooled
 		// connection (forever with ReadTimeout -1) must not stop the
 		// heartbeats of the next, healthy session.

@@ -39,11 +39,37 @@ type Stats struct {
 	// SentinelSwitches counts primaries switched by the sentinels, as the
 	// bridge heard them (Config.Sentinel); shared by the bridge's channels.
 	SentinelSwitches uint64
+
+	// Signed messages (Signing); all zero on a channel that does not sign.
+
+	// UnsignedAccepted counts unsigned messages applied in migration mode
+	// (Signing.AcceptUnsigned): while it grows, some instance still does
+	// not sign, and signatures cannot be required yet.
+	UnsignedAccepted uint64
+	// RefusedUnsigned counts unsigned messages ignored because signatures
+	// are required.
+	RefusedUnsigned uint64
+	// RefusedForged counts messages ignored because their signature was
+	// malformed, named an unknown key, or did not match.
+	RefusedForged uint64
+	// RefusedStale counts correctly signed messages ignored because their
+	// timestamp was more than Signing.MaxAge from this clock.
+	RefusedStale uint64
+	// RefusedReplayed counts correctly signed messages ignored because
+	// the same one was already accepted.
+	RefusedReplayed uint64
+	// ForgedHeartbeats counts messages on the bridge's heartbeat channel
+	// that it did not send: a forged heartbeat would fake the staleness
+	// watermark. Counted on every channel of the bridge, as heartbeat
+	// misses are, signing or not.
+	ForgedHeartbeats uint64
 }
 
 type counters struct {
 	applied, filled, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
 	queued, retried, dropped                                                          atomic.Uint64
+	unsignedAccepted, refusedUnsigned, refusedForged, refusedStale, refusedReplayed   atomic.Uint64
+	forgedHeartbeats                                                                  atomic.Uint64
 }
 
 // Stats returns the counters of Config.Channel.
@@ -69,13 +95,21 @@ func (s *Sub) Stats() Stats {
 		OutboxSize:      uint64(s.out.size()),
 
 		SentinelSwitches: s.b.stats.switches.Load(),
+
+		UnsignedAccepted: c.unsignedAccepted.Load(),
+		RefusedUnsigned:  c.refusedUnsigned.Load(),
+		RefusedForged:    c.refusedForged.Load(),
+		RefusedStale:     c.refusedStale.Load(),
+		RefusedReplayed:  c.refusedReplayed.Load(),
+		ForgedHeartbeats: c.forgedHeartbeats.Load(),
 	}
 }
 
 // ResetStats zeroes the counters of s's channel.
 func (s *Sub) ResetStats() {
 	c := &s.stats
-	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped} {
+	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped,
+		&c.unsignedAccepted, &c.refusedUnsigned, &c.refusedForged, &c.refusedStale, &c.refusedReplayed, &c.forgedHeartbeats} {
 		v.Store(0)
 	}
 }

@@ -24,6 +24,7 @@ type Sub struct {
 	backCh    chan struct{} // closed at the next confirmation; see back
 	ack       string        // the channel where other instances answer confirmed invalidations
 	confirms  confirms
+	sign      *signer // nil: messages are neither signed nor verified (signmsg.go)
 }
 
 // SetPrepare makes f run before every publish of an invalidation on s,
@@ -33,20 +34,22 @@ type Sub struct {
 // invalidation and reloads. Call it before the first Publish.
 func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
-func newSub(b *Bridge, channel string, h Handler) *Sub {
-	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin)}
+func newSub(b *Bridge, channel string, h Handler, signing *Signing) *Sub {
+	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin), sign: newSigner(signing)}
 }
 
 // Attach adds channel to the bridge's subscription, with h hearing what
 // arrives on it. It does not wait for Redis: Ready tells when the channel
-// is live. A channel can be attached once.
-func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
+// is live. A channel can be attached once. signing, when not nil, signs
+// and verifies the channel's messages, as Config.Signing does the primary
+// channel's: each channel has its own, whatever the others'.
+func (b *Bridge) Attach(channel string, h Handler, signing *Signing) (*Sub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if channel == b.hbChannel || b.subs[channel] != nil || b.acks[channel] != nil {
 		return nil, fmt.Errorf("slotcache: channel %q is already subscribed", channel)
 	}
-	s := newSub(b, channel, h)
+	s := newSub(b, channel, h, signing)
 	b.subs[channel] = s
 	b.acks[s.ack] = s
 	if ps := b.ps; ps != nil {
@@ -136,7 +139,7 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 	go func() {
 		err := s.prepared(ctx, slotID)
 		if err == nil {
-			err = s.b.cfg.Client.Publish(ctx, s.channel, Encode(slotID, b.cfg.Origin)).Err()
+			err = s.b.cfg.Client.Publish(ctx, s.channel, s.encodeInvalidation(slotID, "")).Err()
 		}
 		if err != nil {
 			s.stats.publishErrors.Add(1)
@@ -160,7 +163,7 @@ func (s *Sub) publishNow(ctx context.Context, slotID string) error {
 	if err := s.prepared(ctx, slotID); err != nil {
 		return err
 	}
-	_, err := s.b.publish(ctx, s.channel, Encode(slotID, s.b.cfg.Origin))
+	_, err := s.b.publish(ctx, s.channel, s.encodeInvalidation(slotID, ""))
 	return err
 }
 

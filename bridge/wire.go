@@ -11,11 +11,14 @@ import (
 const All = "*"
 
 // message is the seed's wire format: {"slotId":"<id>","_origin":"<id>"},
-// with a confirm field when the writer asks for answers (confirm.go).
+// with a confirm field when the writer asks for answers (confirm.go), and
+// _ts and _sig when the writer signs (signmsg.go).
 type message struct {
 	SlotID  string `json:"slotId"`
 	Origin  string `json:"_origin"`
 	Confirm string `json:"confirm,omitempty"`
+	TS      int64  `json:"_ts,omitempty"`
+	Sig     string `json:"_sig,omitempty"`
 }
 
 // filledMessage is a fill notice: {"filled":"<id>","_origin":"<id>"}. It has
@@ -25,6 +28,8 @@ type message struct {
 type filledMessage struct {
 	Filled string `json:"filled"`
 	Origin string `json:"_origin"`
+	TS     int64  `json:"_ts,omitempty"`
+	Sig    string `json:"_sig,omitempty"`
 }
 
 // Encode returns the wire form of an invalidation of slotID by origin: the
@@ -63,6 +68,7 @@ type Notice struct {
 	// Confirm, when set, asks the receivers to answer once applied (see
 	// Sub.PublishConfirmed).
 	Confirm string
+	sig     sigFields // checked only by a Sub that signs (signmsg.go)
 }
 
 // Decode parses an invalidation: a channel message that DecodeNotice
@@ -85,8 +91,10 @@ func Decode(payload string, maxBytes int) (slotID, origin string, err error) {
 // invalidation, as the seed's module would take it. A missing or null
 // _origin decodes as "" (a foreign origin): the seed's module compares
 // parsed._origin with its own ID and applies anything else, null included.
-// An invalidation may carry a string confirm (see Sub.PublishConfirmed). Unknown fields are allowed so that
-// other implementations can add their own. Keys match case-sensitively, as
+// An invalidation may carry a string confirm (see Sub.PublishConfirmed).
+// The signature fields _ts and _sig are read but never make a message
+// malformed: only a Sub that signs checks them (signmsg.go). Unknown
+// fields are allowed so that other implementations can add their own. Keys match case-sensitively, as
 // the seed's parsed.slotId does (encoding/json alone would take "SlotID"
 // for "slotId").
 func DecodeNotice(payload string, maxBytes int) (Notice, error) {
@@ -130,5 +138,30 @@ func DecodeNotice(payload string, maxBytes int) (Notice, error) {
 			return Notice{}, err
 		}
 	}
+	n.sig = signature(fields)
 	return n, nil
+}
+
+// signature reads the signature fields of a message, leniently: they are
+// unknown fields to an instance that does not sign, which must not refuse
+// a message for them, and a signing one refuses a malformed signature as
+// forged rather than malformed.
+func signature(fields map[string]json.RawMessage) sigFields {
+	var f sigFields
+	raw, ok := fields["_sig"]
+	if !ok {
+		return f
+	}
+	var sig *string
+	if json.Unmarshal(raw, &sig) != nil {
+		f.bad = true
+		return f
+	}
+	if sig != nil {
+		f.sig = *sig
+	}
+	if raw, ok := fields["_ts"]; ok && json.Unmarshal(raw, &f.ts) != nil {
+		f.bad = f.sig != ""
+	}
+	return f
 }

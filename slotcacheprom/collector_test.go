@@ -176,6 +176,7 @@ slotcache_fill_outcomes_total{cache="",outcome="leader_load"} 1
 slotcache_fill_outcomes_total{cache="",outcome="shared_hit"} 0
 slotcache_fill_outcomes_total{cache="",outcome="shared_refresh"} 0
 slotcache_fill_outcomes_total{cache="",outcome="stale_commit_rejected"} 0
+slotcache_fill_outcomes_total{cache="",outcome="unverified"} 0
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(expected), "slotcache_fill_outcomes_total"))
 	assert.Equal(t, 1, testutil.CollectAndCount(c, "slotcache_fill_wait_duration_seconds"))

@@ -40,4 +40,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Observe times fill waits and sees leases and waits; nil for none.
 	Observe *core.Observe
+	// Signing, when not nil, authenticates shared values (sign.go); nil
+	// keeps the unsigned envelope of envelope.go.
+	Signing *Signing
 }

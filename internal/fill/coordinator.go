@@ -124,9 +124,9 @@ func (m *miss) act(ctx context.Context, k keys, token string, load core.Loader, 
 	switch f.state {
 	case stateHit:
 		m.set(hit, nil)
-		return m.hit(ctx, load, f)
+		return m.hit(ctx, k, load, f)
 	case stateLeader:
-		return m.lead(ctx, k, token, load, LeaderLoad)
+		return m.lead(ctx, k, token, load, LeaderLoad, nil)
 	case stateDue:
 		return m.refresh(ctx, k, token, load, f)
 	default:
@@ -135,13 +135,17 @@ func (m *miss) act(ctx context.Context, k keys, token string, load core.Loader, 
 }
 
 // hit decodes a value found in the shared tier. A value this instance
-// cannot decode (another version's codec, say) is loaded locally instead.
-func (m *miss) hit(ctx context.Context, load core.Loader, f found) core.FillResult {
-	v, err := decode(m.c.cfg.Codec, m.slot, f.data)
-	if err != nil {
+// cannot decode (another version's codec, say) is loaded locally instead,
+// and so is one that does not verify, with signing (sign.go).
+func (m *miss) hit(ctx context.Context, k keys, load core.Loader, f found) core.FillResult {
+	v, ttl, err := m.c.value(m.slot, k.data, f)
+	switch {
+	case unverified(err):
+		return m.local(ctx, load, Unverified, err)
+	case err != nil:
 		return m.local(ctx, load, Degraded, fmt.Errorf("decode shared value: %w", err))
 	}
-	return core.FillResult{Value: v, Source: core.SharedCopy, Remaining: f.ttl}
+	return core.FillResult{Value: v, Source: core.SharedCopy, Remaining: ttl}
 }
 
 // refresh reloads a shared copy that is due, as the winner of its lease:
@@ -149,20 +153,29 @@ func (m *miss) hit(ctx context.Context, load core.Loader, f found) core.FillResu
 // callers waiting on the miss are answered), while it loads the slot from
 // the source and rewrites the copy like a leader. The other instances
 // serve the old copy until then.
+//
+// A copy that does not verify (sign.go) is not served: this instance holds
+// the lock all the same, and rewrites the slot from the source.
 func (m *miss) refresh(ctx context.Context, k keys, token string, load core.Loader, f found) core.FillResult {
-	if v, err := decode(m.c.cfg.Codec, m.slot, f.data); err == nil {
-		m.target.Serve(v, f.ttl)
+	o, cause := SharedRefresh, error(nil)
+	v, ttl, err := m.c.value(m.slot, k.data, f)
+	switch {
+	case err == nil:
+		m.target.Serve(v, ttl)
+	case unverified(err):
+		o, cause = Unverified, err
 	}
-	return m.lead(ctx, k, token, load, SharedRefresh)
+	return m.lead(ctx, k, token, load, o, cause)
 }
 
-// lead loads as the lock holder and commits; o says why it holds the lock.
+// lead loads as the lock holder and commits; o says why it holds the lock,
+// and cause, if not nil, what went wrong before.
 // The lock is released on every path that does not commit: loader error,
 // panic, Goexit, a value that is not to be shared or does not encode.
-func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader, o Outcome) core.FillResult {
+func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader, o Outcome, cause error) core.FillResult {
 	c := m.c
 	defer c.observe(&ctx, core.OpFillLease, m).end()
-	m.set(o, nil)
+	m.set(o, cause)
 	held := true
 	defer func() {
 		if held {
@@ -194,6 +207,7 @@ func (m *miss) lead(ctx context.Context, k keys, token string, load core.Loader,
 	if share.RefreshAfter > 0 && share.RefreshAfter < share.TTL {
 		due = (share.TTL - share.RefreshAfter).Truncate(time.Millisecond)
 	}
+	payload = c.stored(k.data, payload, ttl)
 	committed, err := c.commit(context.WithoutCancel(ctx), k, m.slot, token, payload, ttl, due)
 	if err != nil {
 		m.set(Degraded, fmt.Errorf("commit: %w", err))

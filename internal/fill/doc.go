@@ -63,4 +63,10 @@
 //
 // Every Redis call is bounded by a timeout; any Redis error degrades to a
 // local load, never to a failed Get.
+//
+// With Config.Signing, a committed copy carries an HMAC over its data key,
+// its expiry and its envelope (sign.go); every read of a copy (a miss's
+// first look, a follower's poll, a due copy's refresh) verifies it, and
+// one that does not verify is never served: the miss loads the slot itself
+// (outcome Unverified).
 package fill

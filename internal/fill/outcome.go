@@ -41,6 +41,11 @@ const (
 	// this instance won its lease, served the copy meanwhile and loaded
 	// the slot from the source to rewrite it.
 	SharedRefresh
+	// Unverified: with signing, the shared copy did not verify (unsigned,
+	// forged, copied from another slot, or past its signed expiry); this
+	// instance loaded the slot itself, locally, or as the holder of a due
+	// copy's lock, rewriting it.
+	Unverified
 
 	numOutcomes
 )
@@ -48,7 +53,7 @@ const (
 var outcomeNames = [numOutcomes]string{
 	"shared_hit", "leader_load", "follower_woken", "follower_polled",
 	"follower_timeout", "degraded", "stale_commit_rejected", "cancelled",
-	"shared_refresh",
+	"shared_refresh", "unverified",
 }
 
 func (o Outcome) String() string {
@@ -62,7 +67,7 @@ func (o Outcome) String() string {
 // cost extra loads are Info, Redis trouble is Warn.
 func (o Outcome) level() slog.Level {
 	switch o {
-	case FollowerTimeout, StaleCommitRejected, Cancelled:
+	case FollowerTimeout, StaleCommitRejected, Cancelled, Unverified:
 		return slog.LevelInfo
 	case Degraded:
 		return slog.LevelWarn
