@@ -83,6 +83,7 @@ type Bridge struct {
 	failing    atomic.Bool                  // the outage is logged already
 	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why
 	stats      struct{ switches atomic.Uint64 }
+	refusals   refusals // what Redis refuses, for Refusal (refusal.go)
 
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
@@ -153,6 +154,7 @@ func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) (i
 	done := make(chan result, 1)
 	go func() {
 		n, err := b.cfg.Client.Publish(ctx, channel, payload).Result()
+		b.publishChecked(channel, err)
 		done <- result{n, err}
 	}()
 	select {
