@@ -132,8 +132,8 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
-// URL returns a redis:// URL for database 0, for code that is configured by
-// URL rather than by address.
+// URL returns a redis:// URL for database 0 (rediss:// for a StartTLS
+// server), for code that is configured by URL rather than by address.
 func (s *Server) URL() string {
 	if s.tlsConfig != nil {
 		return "rediss://" + s.Addr() + "/0"
