@@ -30,6 +30,7 @@ func (e *Engine) named(name string, opts []Option) (*Engine, error) {
 	base := e.cfg
 	base.channel = e.cfg.channel + ":" + name
 	base.redis, base.redisURL = e.client, "" // share the engine's client, whoever dialled it
+	base.dial = dialConfig{}                 // configured that client
 	base.behaviour, base.rules, base.maxSlots, base.fill = nil, nil, 0, nil
 	base.typed = typedConfig{}
 	cfg, err := configure(base, opts)

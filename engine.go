@@ -88,7 +88,7 @@ func configure(cfg config, opts []Option) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, cfg.checkFill(), cfg.checkStaleness(), cfg.checkSigning()) // need every option applied
+	errs = append(errs, cfg.checkFill(), cfg.checkStaleness(), cfg.checkSigning(), cfg.checkRedisTLS()) // need every option applied
 	return cfg, errors.Join(errs...)
 }
 

@@ -1,6 +1,7 @@
 package slotcache
 
 import (
+	"crypto/tls"
 	"net/url"
 
 	"github.com/redis/go-redis/v9"
@@ -19,49 +20,76 @@ const (
 
 // redisFromEnv records the Redis deployment of REDIS_URL or
 // REDIS_CLUSTER_URL (see FromEnv), checking the URL now so that New fails
-// on a bad one instead of dialling nothing.
-func (c *config) redisFromEnv(nodeURL, clusterURL string) error {
+// on a bad one instead of dialling nothing. It returns the URL's TLS
+// configuration: nil for redis://.
+func (c *config) redisFromEnv(nodeURL, clusterURL string) (*tls.Config, error) {
 	switch {
 	case nodeURL != "" && clusterURL != "":
-		return &OptionError{Option: "FromEnv", Reason: "set REDIS_URL or REDIS_CLUSTER_URL, not both"}
+		return nil, &OptionError{Option: "FromEnv", Reason: "set REDIS_URL or REDIS_CLUSTER_URL, not both"}
 	case clusterURL != "":
-		if _, err := redis.ParseClusterURL(clusterURL); err != nil {
-			return &OptionError{Option: "FromEnv", Reason: "REDIS_CLUSTER_URL: " + err.Error(), Err: err}
+		o, err := redis.ParseClusterURL(clusterURL)
+		if err != nil {
+			err = urlError(err)
+			return nil, &OptionError{Option: "FromEnv", Reason: "REDIS_CLUSTER_URL: " + err.Error(), Err: err}
 		}
 		c.redis, c.redisURL, c.redisKind, c.failover = nil, clusterURL, redisCluster, nil
+		return o.TLSConfig, nil
 	case nodeURL != "":
 		kind := redisNode
+		var urlTLS *tls.Config
 		var err error
 		if u, perr := url.Parse(nodeURL); perr == nil && u.Query().Has("master_name") {
 			kind = redisSentinel
-			_, err = redis.ParseFailoverURL(nodeURL)
+			var o *redis.FailoverOptions
+			if o, err = redis.ParseFailoverURL(nodeURL); err == nil {
+				urlTLS = o.TLSConfig
+			}
 		} else {
-			_, err = redis.ParseURL(nodeURL)
+			var o *redis.Options
+			if o, err = redis.ParseURL(nodeURL); err == nil {
+				urlTLS = o.TLSConfig
+			}
 		}
 		if err != nil {
-			return &OptionError{Option: "FromEnv", Reason: "REDIS_URL: " + err.Error(), Err: err}
+			err = urlError(err)
+			return nil, &OptionError{Option: "FromEnv", Reason: "REDIS_URL: " + err.Error(), Err: err}
 		}
 		c.redis, c.redisURL, c.redisKind, c.failover = nil, nodeURL, kind, nil
+		return urlTLS, nil
 	}
-	return nil
+	return nil, nil
 }
 
-// dialRedis returns a client for the URL FromEnv checked.
+// dialRedis returns a client for the URL FromEnv checked, or for
+// WithSentinel's options, with WithRedisTLS's or the environment's TLS and
+// credentials (see dialConfig).
 func (c *config) dialRedis() redis.UniversalClient {
 	switch c.redisKind {
 	case redisSentinel:
-		if c.failover != nil {
-			return redis.NewFailoverClient(c.failover)
-		}
-		o, _ := redis.ParseFailoverURL(c.redisURL)
-		return redis.NewFailoverClient(o)
+		return redis.NewFailoverClient(c.failoverOptions())
 	case redisCluster:
 		o, _ := redis.ParseClusterURL(c.redisURL)
+		c.dial.cluster(o)
 		return redis.NewClusterClient(o)
 	default:
 		o, _ := redis.ParseURL(c.redisURL)
+		c.dial.node(o)
 		return redis.NewClient(o)
 	}
+}
+
+// failoverOptions returns the Sentinel options, WithSentinel's or the
+// URL's, with the dial configuration applied.
+func (c *config) failoverOptions() *redis.FailoverOptions {
+	var o *redis.FailoverOptions
+	if c.failover != nil {
+		cp := *c.failover
+		o = &cp
+	} else {
+		o, _ = redis.ParseFailoverURL(c.redisURL)
+	}
+	c.dial.failover(o)
+	return o
 }
 
 // sentinelWatch returns what the bridge needs to hear the sentinels
@@ -70,10 +98,7 @@ func (c *config) sentinelWatch() *bridge.SentinelWatch {
 	if c.redisURL == "" || c.redisKind != redisSentinel {
 		return nil
 	}
-	o := c.failover
-	if o == nil {
-		o, _ = redis.ParseFailoverURL(c.redisURL)
-	}
+	o := c.failoverOptions()
 	return &bridge.SentinelWatch{
 		Addrs:      o.SentinelAddrs,
 		MasterName: o.MasterName,

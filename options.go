@@ -36,6 +36,7 @@ type config struct {
 	redisURL        string // from FromEnv: New dials it and closes it at Close
 	redisKind       redisKind
 	failover        *redis.FailoverOptions // from WithSentinel
+	dial            dialConfig             // TLS and credentials of the client New dials (redistls.go)
 	channel         string
 	origin          string
 	logger          *slog.Logger
@@ -199,12 +200,28 @@ func WithMaxMessageBytes(n int) Option {
 //   - REDIS_CLUSTER_URL: a Redis Cluster, as redis.ParseClusterURL reads
 //     it: host and addr= parameters are seed nodes, e.g.
 //     redis://n1:7000?addr=n2:7000&addr=n3:7000. Set at most one of the two.
+//   - REDIS_USERNAME, REDIS_PASSWORD: the Redis user (ACL) and password,
+//     for a URL that has none of its own (rediss://user:pass@host/0 wins),
+//     so that the password can come from a secret rather than the URL.
+//     With Sentinel they are the servers' (the URL's are the sentinels').
+//   - REDIS_TLS_CA_FILE: a PEM file of the authorities to trust, instead
+//     of the system's (which Go reads from SSL_CERT_FILE and SSL_CERT_DIR
+//     when set), for a rediss:// URL.
+//   - REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: a client certificate and
+//     its key (PEM), for a server with tls-auth-clients.
 //   - SLOTCACHE_TTL_MS: the TTL in milliseconds.
 //
-// The engine dials what it finds and closes the client at Close.
+// The engine dials what it finds and closes the client at Close. TLS
+// files are read at New: an unreadable or invalid one, or one set next to
+// a redis:// URL, fails New.
 func FromEnv() Option {
 	return func(c *config) error {
-		if err := c.redisFromEnv(os.Getenv("REDIS_URL"), os.Getenv("REDIS_CLUSTER_URL")); err != nil {
+		nodeURL, clusterURL := os.Getenv("REDIS_URL"), os.Getenv("REDIS_CLUSTER_URL")
+		urlTLS, err := c.redisFromEnv(nodeURL, clusterURL)
+		if err != nil {
+			return err
+		}
+		if err := c.dialFromEnv(os.Getenv, nodeURL != "" || clusterURL != "", urlTLS); err != nil {
 			return err
 		}
 		if s := os.Getenv("SLOTCACHE_TTL_MS"); s != "" {

@@ -178,6 +178,14 @@ type Stats struct {
 	// the link is healthy, and grows through an outage: reconnection
 	// attempts hear nothing.
 	SinceHeard time.Duration
+	// RedisRefusal is why Redis refuses this engine a command right now,
+	// with the command, or "" when it refuses nothing: a right missing from
+	// its ACL user (NOPERM), wrong or missing credentials (WRONGPASS,
+	// NOAUTH), or a TLS certificate not trusted. Retrying does not cure
+	// these, unlike a network failure: the engine logs each at Error and
+	// keeps retrying, and it clears once the command succeeds again (see
+	// "Redis TLS and ACL" in the README).
+	RedisRefusal string
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -219,6 +227,9 @@ func (e *Engine) Stats() Stats {
 	if e.sub != nil {
 		h := e.sub.Health()
 		st.Subscribed, st.SinceHeard = h.Subscribed, h.SinceHeard
+		if r := e.sub.Bridge().Refusal(); r != nil {
+			st.RedisRefusal = r.Error()
+		}
 	}
 	return st
 }

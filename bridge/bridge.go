@@ -88,6 +88,7 @@ type Bridge struct {
 	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why
 	stats      struct{ switches atomic.Uint64 }
 	hb         *heartbeatSeal // authenticates the heartbeat (signhb.go)
+	refusals   refusals       // what Redis refuses, for Refusal (refusal.go)
 
 	mu   sync.Mutex
 	subs map[string]*Sub // attached channels
@@ -159,6 +160,7 @@ func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) (i
 	done := make(chan result, 1)
 	go func() {
 		n, err := b.cfg.Client.Publish(ctx, channel, payload).Result()
+		b.publishChecked(channel, err)
 		done <- result{n, err}
 	}()
 	select {

@@ -241,6 +241,9 @@ func (b *Bridge) adopt(ps *redis.PubSub, channels []string) bool {
 // unreachable warn once, then stay at Debug.
 func (b *Bridge) lost(confirmed bool, err error) {
 	b.lossReason.Store(&lossReason{err: err, at: time.Now()})
+	if b.subscribeRefused(err) {
+		return // logged at Error: a right, a password or a certificate is wrong
+	}
 	switch {
 	case confirmed:
 		b.cfg.Logger.Warn("slotcache: Redis subscription lost; invalidations from other instances are missed until it is back",
@@ -274,6 +277,7 @@ func (s *Sub) subscribed(n uint64) {
 	s.readyOnce.Do(func() { close(s.ready) })
 	s.signalBack()
 	b.failing.Store(false)
+	b.checkRefusal(subscribeKey, "", nil)
 	if count == 1 {
 		b.cfg.Logger.Debug("slotcache: subscribed", "channel", s.channel)
 		return

@@ -140,6 +140,7 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 		err := s.prepared(ctx, slotID)
 		if err == nil {
 			err = s.b.cfg.Client.Publish(ctx, s.channel, s.encodeInvalidation(slotID, "")).Err()
+			b.publishChecked(s.channel, err)
 		}
 		if err != nil {
 			s.stats.publishErrors.Add(1)
@@ -172,5 +173,7 @@ func (s *Sub) prepared(ctx context.Context, slotID string) error {
 	if s.prepare == nil {
 		return nil
 	}
-	return s.prepare(ctx, slotID)
+	err := s.prepare(ctx, slotID)
+	s.b.checkRefusal("prepare "+s.channel, "prepare PUBLISH "+s.channel, err)
+	return err
 }

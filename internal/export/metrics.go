@@ -92,6 +92,12 @@ var Gauges = []Gauge{
 		}
 		return 0
 	}},
+	{Name: "redis_refused", Help: "1 while Redis refuses the engine a command (ACL right, credentials, TLS certificate: see Stats.RedisRefusal and the Error log), else 0.", Redis: true, Read: func(s *slotcache.Stats) float64 {
+		if s.RedisRefusal != "" {
+			return 1
+		}
+		return 0
+	}},
 	{Name: "redis_last_heard_seconds", Help: "Seconds since the subscription last heard from Redis (heartbeat echo or confirmation).", Redis: true, Read: func(s *slotcache.Stats) float64 { return s.SinceHeard.Seconds() }},
 }
 

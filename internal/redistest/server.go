@@ -3,6 +3,7 @@ package redistest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,12 @@ type Server struct {
 	// server (see defaultArgs).
 	args func(s *Server) []string
 
+	// tlsConfig, for a server that speaks only TLS (StartTLS), is how this
+	// package's own connections (readiness probe, Client, admin commands)
+	// reach it; password is its default user's, the test's administrator.
+	tlsConfig *tls.Config
+	password  string
+
 	mu   sync.Mutex
 	proc *process // nil while the server is not running
 }
@@ -81,11 +88,21 @@ func Start(tb testing.TB) *Server {
 // start is Start with a command line of its own (nil: a plain server).
 func start(tb testing.TB, args func(s *Server) []string) *Server {
 	tb.Helper()
+	return startWith(tb, nil, args)
+}
+
+// startWith is start with setup, if not nil, run on the Server before its
+// first launch (StartTLS sets how to reach it there).
+func startWith(tb testing.TB, setup func(s *Server), args func(s *Server) []string) *Server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		tb.Fatalf("redistest: redis-server not found on PATH (%v); run `make test`, which installs it, or `apt-get install redis-server`", err)
 	}
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
+	if setup != nil {
+		setup(s)
+	}
 	// Registered after TempDir, so it runs first: the server is gone before
 	// its directory is removed.
 	tb.Cleanup(s.Kill)
@@ -115,9 +132,12 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
-// URL returns a redis:// URL for database 0, for code that is configured by
-// URL rather than by address.
+// URL returns a redis:// URL for database 0 (rediss:// for a StartTLS
+// server), for code that is configured by URL rather than by address.
 func (s *Server) URL() string {
+	if s.tlsConfig != nil {
+		return "rediss://" + s.Addr() + "/0"
+	}
 	return "redis://" + s.Addr() + "/0"
 }
 
@@ -125,7 +145,7 @@ func (s *Server) URL() string {
 // closed when tb finishes, so tests do not leak pool goroutines.
 func (s *Server) Client(tb testing.TB) *redis.Client {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(s.options())
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -172,7 +192,7 @@ func (s *Server) Restart() {
 // returns the number of clients killed and fails the test on error.
 func (s *Server) KillPubSubClients() int64 {
 	s.tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(s.options())
 	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
@@ -189,7 +209,7 @@ func (s *Server) KillPubSubClients() int64 {
 // registered is silently lost.
 func (s *Server) WaitSubscribers(tb testing.TB, channel string, n int) {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(s.options())
 	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
@@ -214,6 +234,12 @@ func (s *Server) WaitSubscribers(tb testing.TB, channel string, n int) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// options are the client options of this package's own connections: the
+// administrator's, over TLS for a TLS server.
+func (s *Server) options() *redis.Options {
+	return &redis.Options{Addr: s.Addr(), TLSConfig: s.tlsConfig, Password: s.password}
 }
 
 func (s *Server) setProc(p *process) {
@@ -244,7 +270,7 @@ func (s *Server) launch(deadline time.Time) (*process, error) {
 		p.waitErr = cmd.Wait()
 		close(p.done)
 	}()
-	if err := p.waitReady(s.Addr(), deadline); err != nil {
+	if err := p.waitReady(s, deadline); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("%w\n--- redis-server output (tail) ---\n%s", err, out.String())
 	}
@@ -267,13 +293,14 @@ func defaultArgs(s *Server) []string {
 // waitReady polls the server until it answers as this very process. Checking
 // process_id, not just PING, ensures a different server that grabbed the
 // port is never mistaken for ours.
-func (p *process) waitReady(addr string, deadline time.Time) error {
+func (p *process) waitReady(s *Server, deadline time.Time) error {
+	addr := s.Addr()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	for {
-		err := probe(addr, p.cmd.Process.Pid)
+		err := s.probe(p.cmd.Process.Pid)
 		if err == nil {
 			return nil
 		}
@@ -304,11 +331,20 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// probe sends INFO server over a raw connection and checks that the reply
-// comes from the process with the given pid. A raw RESP exchange keeps the
-// readiness loop free of client pools and their goroutines.
-func probe(addr string, pid int) error {
-	conn, err := net.DialTimeout("tcp", addr, probeTimeout)
+// probe sends INFO server over a raw connection (TLS and authenticated
+// for a TLS server) and checks that the reply comes from the process with
+// the given pid. A raw RESP exchange keeps the readiness loop free of
+// client pools and their goroutines.
+func (s *Server) probe(pid int) error {
+	addr := s.Addr()
+	dialer := &net.Dialer{Timeout: probeTimeout}
+	var conn net.Conn
+	var err error
+	if s.tlsConfig != nil {
+		conn, err = tls.DialWithDialer(dialer, "tcp", addr, s.tlsConfig)
+	} else {
+		conn, err = dialer.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -316,10 +352,18 @@ func probe(addr string, pid int) error {
 	if err := conn.SetDeadline(time.Now().Add(probeTimeout)); err != nil {
 		return err
 	}
+	r := bufio.NewReader(conn)
+	if s.password != "" {
+		if _, err := fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(s.password), s.password); err != nil {
+			return err
+		}
+		if line, err := r.ReadString('\n'); err != nil || line != "+OK\r\n" {
+			return fmt.Errorf("AUTH: %q, %v", line, err)
+		}
+	}
 	if _, err := io.WriteString(conn, "*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"); err != nil {
 		return err
 	}
-	r := bufio.NewReader(conn)
 	header, err := r.ReadString('\n')
 	if err != nil {
 		return err
