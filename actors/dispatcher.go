@@ -14,8 +14,9 @@ import (
 // so that an idle engine holds no worker goroutine.
 const workerIdle = time.Second
 
-// Workers run an engine's router mailbox and its loads on long-lived
-// goroutines instead of a new goroutine each time. protoactor's default
+// Workers run an engine's loads, and the router's messages that its
+// senders leave it (see callerMailbox), on long-lived goroutines instead
+// of a new goroutine each time. protoactor's default
 // dispatcher starts a goroutine per run of a mailbox, and a load had one of
 // its own; each starts with a small stack that the actor's call chain (a
 // loader goroutine runs its slot's actor in place when it reports back)
