@@ -210,6 +210,10 @@ func WithMaxMessageBytes(n int) Option {
 //   - REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: a client certificate and
 //     its key (PEM), for a server with tls-auth-clients.
 //   - SLOTCACHE_TTL_MS: the TTL in milliseconds.
+//   - SLOTCACHE_SIGNING_KEYS: signing keys (see WithSigning), in base64,
+//     separated by commas; the first signs, every one verifies. Signatures
+//     are then required, unless SLOTCACHE_SIGNING_ACCEPT_UNSIGNED=true
+//     (the migration mode, Signing.AcceptUnsigned).
 //
 // The engine dials what it finds and closes the client at Close. TLS
 // files are read at New: an unreadable or invalid one, or one set next to
@@ -231,7 +235,7 @@ func FromEnv() Option {
 			}
 			c.ttl = time.Duration(ms) * time.Millisecond
 		}
-		return nil
+		return c.signingFromEnv(os.Getenv)
 	}
 }
 
