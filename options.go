@@ -49,6 +49,7 @@ type config struct {
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
 	maxStaleness    time.Duration
+	damping         time.Duration
 	typed           typedConfig // NewCache only (typedconfig.go)
 	observer        Observer    // nil: none (WithObserver)
 }
@@ -65,6 +66,7 @@ func defaultConfig() config {
 		maxMessageBytes: DefaultMaxMessageBytes,
 		passivateAfter:  DefaultPassivateAfter,
 		maxStaleness:    DefaultMaxStaleness,
+		damping:         dampingDefault,
 	}
 }
 

@@ -24,6 +24,7 @@ type Sub struct {
 	backCh    chan struct{} // closed at the next confirmation; see back
 	ack       string        // the channel where other instances answer confirmed invalidations
 	confirms  confirms
+	damp      damper // remote invalidations, coalesced in a storm (damp.go)
 }
 
 // SetPrepare makes f run before every publish of an invalidation on s,
@@ -34,7 +35,9 @@ type Sub struct {
 func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
 func newSub(b *Bridge, channel string, h Handler) *Sub {
-	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin)}
+	s := &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin)}
+	s.initDamp()
+	return s
 }
 
 // Attach adds channel to the bridge's subscription, with h hearing what
@@ -65,6 +68,7 @@ func (b *Bridge) Attach(channel string, h Handler) (*Sub, error) {
 // counted when the bridge closes.
 func (s *Sub) Detach() {
 	b := s.b
+	s.damp.halt()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs[s.channel] != s {
