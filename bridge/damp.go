@@ -251,8 +251,19 @@ func (d *damper) endWindow(now int64) []owedAnswer {
 		return d.flush(now)
 	}
 	d.until, d.hotAll = 0, false
-	clear(d.hot)
+	d.hot = emptied(d.hot)
 	return nil
+}
+
+// emptied empties m, or drops it if a burst made it large: a map keeps its
+// memory once grown, and a storm of distinct slots grows it to
+// dampMaxPending entries.
+func emptied(m map[string]struct{}) map[string]struct{} {
+	if len(m) > 64 {
+		return nil
+	}
+	clear(m)
+	return m
 }
 
 // flush applies everything held and opens a window in which the slots it
@@ -280,8 +291,7 @@ func (d *damper) flush(now int64) []owedAnswer {
 			break
 		}
 	}
-	d.hot, d.held = d.held, d.hot
-	clear(d.held)
+	d.hot, d.held = d.held, emptied(d.hot)
 	d.hotAll, d.all = d.all, false
 	if d.hotAll {
 		d.cur = min(2*d.cur, d.window)
