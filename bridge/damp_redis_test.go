@@ -24,8 +24,10 @@ func (h *countingHandler) Watermark(time.Time) {}
 // TestDampingOnRealRedis: a flood of "*" from a raw client through a real
 // redis-server reaches the handler as one call per invalidation applied at
 // once plus one per flush, and every message counts as applied once
-// flushed; fill notices in the flood are never damped nor coalesced; Close
-// stops the flush timer with invalidations held, leaving no goroutine.
+// flushed; fill notices in the flood are never damped nor coalesced;
+// invalidations held when the session dies are applied after the
+// resubscription, not dropped; Close stops the flush timer with
+// invalidations held, leaving no goroutine.
 func TestDampingOnRealRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
@@ -68,9 +70,24 @@ func TestDampingOnRealRedis(t *testing.T) {
 		defer d.mu.Unlock()
 		return d.count > 0 && d.armed
 	}
-	require.Eventually(t, func() bool {
-		return pub.Publish(ctx, channel, `{"slotId":"*","_origin":"storm"}`).Err() == nil && held()
-	}, 10*time.Second, time.Millisecond, "nothing held")
+	published := uint64(messages)
+	hold := func() {
+		require.Eventually(t, func() bool {
+			if pub.Publish(ctx, channel, `{"slotId":"*","_origin":"storm"}`).Err() != nil {
+				return false
+			}
+			published++
+			return held()
+		}, 10*time.Second, time.Millisecond, "nothing held")
+	}
+
+	hold()
+	srv.KillPubSubClients()
+	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 2 }, 10*time.Second, 5*time.Millisecond, "no resubscription")
+	require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
+		"invalidations held across the session change are applied")
+
+	hold()
 	b.Close()
 	d.mu.Lock()
 	require.True(t, d.stopped)
