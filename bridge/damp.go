@@ -112,8 +112,8 @@ func (s *Sub) initDamp() {
 // on the receive goroutine.
 func (d *damper) offer(slotID, confirm, origin string) {
 	if d.window <= 0 {
+		d.stats.applied.Add(1) // counted first, as before damping: tests await the call
 		d.apply(slotID)
-		d.stats.applied.Add(1)
 		d.confirm(confirm, origin)
 		return
 	}
@@ -133,8 +133,8 @@ func (d *damper) offer(slotID, confirm, origin string) {
 		d.pay(owed)
 		return
 	}
-	d.apply(slotID)
 	d.stats.applied.Add(1)
+	d.apply(slotID)
 	d.markHot(slotID)
 	if d.until == 0 {
 		d.cur = d.first
@@ -272,6 +272,8 @@ func emptied(m map[string]struct{}) map[string]struct{} {
 // It returns the answers now due, which the caller pays once mu is
 // released.
 func (d *damper) flush(now int64) []owedAnswer {
+	d.stats.applied.Add(d.count)
+	d.stats.dampFlushes.Add(1)
 	if d.all {
 		d.h.InvalidateAll()
 	} else {
@@ -279,8 +281,6 @@ func (d *damper) flush(now int64) []owedAnswer {
 			d.h.Invalidate(slotID)
 		}
 	}
-	d.stats.applied.Add(d.count)
-	d.stats.dampFlushes.Add(1)
 	if !d.mark.IsZero() {
 		d.h.Watermark(d.mark)
 		d.mark = time.Time{}

@@ -59,7 +59,8 @@ func TestDampingOnRealRedis(t *testing.T) {
 		"every invalidation applied, the held ones by a flush")
 	st := b.Stats()
 	require.NotZero(t, st.Damped)
-	require.Equal(t, st.Applied-st.Damped+st.DampFlushes, h.all.Load(), "one handler call per invalidation applied at once, and per flush")
+	require.Eventually(t, func() bool { return st.Applied-st.Damped+st.DampFlushes == h.all.Load() }, 10*time.Second, 5*time.Millisecond,
+		"one handler call per invalidation applied at once, and per flush") // counted just before the call
 	require.Zero(t, h.inv.Load())
 	require.Equal(t, uint64(notices), h.filled.Load(), "fill notices are passed on one by one")
 	require.Equal(t, uint64(notices), st.Filled)
