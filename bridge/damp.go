@@ -59,8 +59,8 @@ const dampMaxPending = 10_000
 // and a flood of confirm fields costs bounded memory.
 const dampMaxConfirms = 1024
 
-// damper coalesces one channel's remote invalidations (see above). Every
-// Handler call it makes happens under mu, one at a time.
+// damper coalesces one channel's remote invalidations (see above). With a
+// window, every Handler call it makes happens under mu, one at a time.
 type damper struct {
 	window   int64 // the longest window, nanoseconds; 0 applies everything at once
 	first    int64 // the window after a quiet spell
