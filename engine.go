@@ -88,7 +88,7 @@ func configure(cfg config, opts []Option) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, cfg.checkFill(), cfg.checkStaleness(), cfg.checkSigning(), cfg.checkRedisTLS()) // need every option applied
+	errs = append(errs, cfg.checkFill(), cfg.checkStaleness(), cfg.checkSigning(), cfg.checkRedisTLS(), cfg.checkDamping()) // need every option applied
 	return cfg, errors.Join(errs...)
 }
 
@@ -140,6 +140,7 @@ func start(cfg config, h *host, parent *Engine) *Engine {
 			Heartbeat:       cfg.heartbeat,
 			PublishTimeout:  cfg.publishTimeout,
 			MaxMessageBytes: cfg.maxMessageBytes,
+			Damping:         cfg.dampingBound(),
 			BackoffMin:      50 * time.Millisecond,
 			BackoffMax:      5 * time.Second,
 			Logger:          cfg.logger,

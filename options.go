@@ -50,6 +50,7 @@ type config struct {
 	rules           []prefixBehaviour
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
 	maxStaleness    time.Duration
+	damping         time.Duration
 	typed           typedConfig // NewCache only (typedconfig.go)
 	observer        Observer    // nil: none (WithObserver)
 	signing         *signing    // nil: unsigned messages and values (WithSigning)
@@ -67,6 +68,7 @@ func defaultConfig() config {
 		maxMessageBytes: DefaultMaxMessageBytes,
 		passivateAfter:  DefaultPassivateAfter,
 		maxStaleness:    DefaultMaxStaleness,
+		damping:         dampingDefault,
 	}
 }
 

@@ -155,6 +155,23 @@ type Stats struct {
 	// the proof the staleness bound rests on, and is ignored.
 	ForgedHeartbeats uint64
 
+	// Storms of remote invalidations (WithInvalidationDamping); filled in
+	// by damping.go.
+
+	// DampedInvalidations counts invalidations from other instances held
+	// in a storm instead of applied at once; a flush applies them,
+	// coalesced, and counts them in CrossProcessInvalidations then.
+	DampedInvalidations uint64
+	// DampFlushes counts the flushes that applied held invalidations.
+	DampFlushes uint64
+	// DampFoldedToAll counts the times the held single slots passed their
+	// bound (10 000) and folded into one invalidation of every slot.
+	DampFoldedToAll uint64
+	// DampMaxDelay is the longest an invalidation was held since New (or
+	// Reset): the staleness damping added, at most the bound of
+	// WithInvalidationDamping plus a timer's lag. A level, as SinceHeard.
+	DampMaxDelay time.Duration
+
 	// Latency. Hits are not timed: they would pay a clock read each.
 
 	// LoadLatency is the histogram of load durations, from the loader
@@ -222,6 +239,7 @@ func (e *Engine) Stats() Stats {
 	e.fillStats(&st)
 	e.coherenceStats(&st)
 	e.signingStats(&st)
+	e.dampingStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
 	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
 	if e.sub != nil {

@@ -12,8 +12,10 @@ import (
 
 // Handler receives what the bridge hears. Invalidate, InvalidateAll and
 // Filled are called from the bridge's one receiving goroutine; Resync also comes from
-// its heartbeat watcher, possibly concurrently. All must return quickly: a
-// slow subscriber is disconnected by Redis.
+// its heartbeat watcher, possibly concurrently; with Config.Damping,
+// Invalidate and InvalidateAll also come from the damper's flush timer, one
+// at a time. All must return quickly: a slow subscriber is disconnected by
+// Redis.
 type Handler interface {
 	// Invalidate drops slotID, invalidated by another instance.
 	Invalidate(slotID string)
@@ -29,7 +31,8 @@ type Handler interface {
 	// Watermark tells that every message published on the channel before
 	// sent (this process's clock) has been delivered and handled: the echo
 	// of a heartbeat sent then came back. Called from the receiving
-	// goroutine, at most once per heartbeat.
+	// goroutine, at most once per heartbeat, or, when the damper held
+	// invalidations at the echo, by the flush that applies them.
 	Watermark(sent time.Time)
 }
 
@@ -56,6 +59,13 @@ type Config struct {
 	// Sentinel, when set, makes the bridge listen to the sentinels for a
 	// failover of its primary and resubscribe at once (see SentinelWatch).
 	Sentinel *SentinelWatch
+	// Damping bounds the window within which repeated remote invalidations
+	// of a slot, or of every slot, are held and coalesced into one flush at
+	// its end (see damp.go): the first is applied at once, the others at
+	// most one window later. Windows last 5 ms, but double while a storm of
+	// invalidations of every slot lasts, up to Damping. Zero applies every
+	// invalidation at once.
+	Damping time.Duration
 	// CloseTimeout bounds Close. A goroutine stuck in a Redis call that
 	// ignores its context (a dial or HELLO to a frozen server, with the
 	// client's ReadTimeout -1 or ContextTimeoutEnabled off) is left to end
@@ -181,6 +191,7 @@ func (b *Bridge) Close() {
 	b.mu.Lock()
 	b.cancel() // under mu, so that async never adds to a finished wg
 	b.mu.Unlock()
+	b.each(func(s *Sub) { s.damp.halt() }) // no flush timer outlives Close
 	done := make(chan struct{})
 	go func() {
 		b.wg.Wait()

@@ -18,7 +18,10 @@
 // with backoff for as long as it lives, and Close waits for it only within
 // a bound. An invalidation Redis does not take in time waits in a per
 // channel outbox (outbox.go) instead of being lost; a confirmed one
-// (confirm.go) waits for every subscriber's answer.
+// (confirm.go) waits for every subscriber's answer. A storm of
+// invalidations from others is coalesced before it reaches the engine
+// (damp.go, Config.Damping), without letting the watermark pass what it
+// holds.
 //
 // Messages are the seed's unsigned JSON unless a channel signs (Signing):
 // then they carry a timestamp and an HMAC-SHA256 over their content and
@@ -28,7 +31,7 @@
 //
 // Files: bridge.go (Start, Close, Config), session.go (one subscription,
 // heartbeat, watermark), sub.go (channels on a shared subscription),
-// wire.go (the seed's JSON), outbox.go, confirm.go, sentinel.go, stats.go,
-// sign.go (Keyring), signmsg.go (signed messages), signreplay.go (the
-// replay check), signhb.go (the sealed heartbeat).
+// wire.go (the seed's JSON), outbox.go, confirm.go, damp.go, sentinel.go,
+// stats.go, sign.go (Keyring), signmsg.go (signed messages), signreplay.go
+// (the replay check), signhb.go (the sealed heartbeat).
 package bridge

@@ -296,7 +296,8 @@ func (s *Sub) subscribed(n uint64) {
 // handler runs on this goroutine: t is a watermark, which the engine uses to
 // bound staleness. Only channels confirmed in this session learn it; one
 // still waiting for its confirmation has not heard everything. A heartbeat
-// this bridge did not seal is ignored and counted (signhb.go).
+// this bridge did not seal is ignored and counted (signhb.go). While the
+// damper holds invalidations, it passes the watermark on with their flush.
 func (b *Bridge) echo(n uint64, payload string) {
 	sent, ok, forged := b.hb.open(b.hbChannel, payload)
 	if forged {
@@ -310,7 +311,7 @@ func (b *Bridge) echo(n uint64, payload string) {
 	at := b.start.Add(time.Duration(sent))
 	b.each(func(s *Sub) {
 		if s.session.Load() == n {
-			s.h.Watermark(at)
+			s.damp.watermark(at) // passed on once what is held is applied
 		}
 	})
 }
@@ -333,21 +334,8 @@ func (s *Sub) apply(payload string) {
 	case slotID == "":
 		s.stats.filled.Add(1)
 		s.h.Filled(n.Filled)
-	case slotID == All:
-		s.stats.applied.Add(1)
-		s.h.InvalidateAll()
-		s.confirm(n)
-	default:
-		s.stats.applied.Add(1)
-		s.h.Invalidate(slotID)
-		s.confirm(n)
-	}
-}
-
-// confirm answers n if its writer asked for it; the handler has applied it.
-func (s *Sub) confirm(n Notice) {
-	if n.Confirm != "" && n.Origin != "" {
-		s.answer(n.Confirm, n.Origin)
+	default: // slotID, or All: at once, or held in a storm (damp.go)
+		s.damp.offer(slotID, n.Confirm, n.Origin)
 	}
 }
 

@@ -36,6 +36,18 @@ type Stats struct {
 	Dropped uint64
 	// OutboxSize is the number of invalidations queued right now.
 	OutboxSize uint64
+	// Damped counts remote invalidations held in a storm instead of applied
+	// at once (Config.Damping); each is applied, coalesced, by a flush and
+	// counted in Applied then.
+	Damped uint64
+	// DampFlushes counts the flushes that applied held invalidations.
+	DampFlushes uint64
+	// DampFolded counts the times the held single slots passed their bound
+	// and folded into one invalidation of every slot.
+	DampFolded uint64
+	// DampMaxDelay is the longest an invalidation was held, since the last
+	// ResetStats: the staleness damping added.
+	DampMaxDelay time.Duration
 	// SentinelSwitches counts primaries switched by the sentinels, as the
 	// bridge heard them (Config.Sentinel); shared by the bridge's channels.
 	SentinelSwitches uint64
@@ -70,6 +82,8 @@ type counters struct {
 	queued, retried, dropped                                                          atomic.Uint64
 	unsignedAccepted, refusedUnsigned, refusedForged, refusedStale, refusedReplayed   atomic.Uint64
 	forgedHeartbeats                                                                  atomic.Uint64
+	damped, dampFlushes, dampFolded                                                   atomic.Uint64
+	dampMaxDelay                                                                      atomic.Int64 // nanoseconds
 }
 
 // Stats returns the counters of Config.Channel.
@@ -93,6 +107,10 @@ func (s *Sub) Stats() Stats {
 		Retried:         c.retried.Load(),
 		Dropped:         c.dropped.Load(),
 		OutboxSize:      uint64(s.out.size()),
+		Damped:          c.damped.Load(),
+		DampFlushes:     c.dampFlushes.Load(),
+		DampFolded:      c.dampFolded.Load(),
+		DampMaxDelay:    time.Duration(c.dampMaxDelay.Load()),
 
 		SentinelSwitches: s.b.stats.switches.Load(),
 
@@ -109,9 +127,10 @@ func (s *Sub) Stats() Stats {
 func (s *Sub) ResetStats() {
 	c := &s.stats
 	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped,
-		&c.unsignedAccepted, &c.refusedUnsigned, &c.refusedForged, &c.refusedStale, &c.refusedReplayed, &c.forgedHeartbeats} {
+		&c.unsignedAccepted, &c.refusedUnsigned, &c.refusedForged, &c.refusedStale, &c.refusedReplayed, &c.forgedHeartbeats, &c.damped, &c.dampFlushes, &c.dampFolded} {
 		v.Store(0)
 	}
+	c.dampMaxDelay.Store(0)
 }
 
 // Health is the state of a channel's subscription now, for exporters.

@@ -25,6 +25,7 @@ type Sub struct {
 	ack       string        // the channel where other instances answer confirmed invalidations
 	confirms  confirms
 	sign      *signer // nil: messages are neither signed nor verified (signmsg.go)
+	damp      damper  // remote invalidations, coalesced in a storm (damp.go)
 }
 
 // SetPrepare makes f run before every publish of an invalidation on s,
@@ -35,7 +36,9 @@ type Sub struct {
 func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
 func newSub(b *Bridge, channel string, h Handler, signing *Signing) *Sub {
-	return &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin), sign: newSigner(signing)}
+	s := &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin), sign: newSigner(signing)}
+	s.initDamp()
+	return s
 }
 
 // Attach adds channel to the bridge's subscription, with h hearing what
@@ -68,6 +71,7 @@ func (b *Bridge) Attach(channel string, h Handler, signing *Signing) (*Sub, erro
 // counted when the bridge closes.
 func (s *Sub) Detach() {
 	b := s.b
+	s.damp.halt()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs[s.channel] != s {

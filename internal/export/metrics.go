@@ -62,6 +62,9 @@ var Counters = []Counter{
 	{Name: "redis_publish_errors", Help: "Invalidations that could not be published.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.PublishErrors }},
 	{Name: "outbox_queued", Help: "Invalidations queued because Redis did not take them within the publish timeout.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxQueued }},
 	{Name: "outbox_retried", Help: "Queued invalidations published later.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxRetried }},
+	{Name: "damped_invalidations", Help: "Invalidations from other instances held in a storm and applied, coalesced, by a later flush.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.DampedInvalidations }},
+	{Name: "damp_flushes", Help: "Flushes that applied held (damped) invalidations.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.DampFlushes }},
+	{Name: "damp_folded", Help: "Times the held single-slot invalidations passed their bound and folded into one invalidation of every slot.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.DampFoldedToAll }},
 	{Name: "outbox_dropped", Help: "Invalidations still queued when the engine closed.", Redis: true, Read: func(s *slotcache.Stats) uint64 { return s.OutboxDropped }},
 }
 
@@ -98,6 +101,7 @@ var Gauges = []Gauge{
 		}
 		return 0
 	}},
+	{Name: "damp_max_delay_seconds", Help: "Longest time an invalidation from another instance was held by damping.", Redis: true, Read: func(s *slotcache.Stats) float64 { return s.DampMaxDelay.Seconds() }},
 	{Name: "redis_last_heard_seconds", Help: "Seconds since the subscription last heard from Redis (heartbeat echo or confirmation).", Redis: true, Read: func(s *slotcache.Stats) float64 { return s.SinceHeard.Seconds() }},
 }
 
