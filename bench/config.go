@@ -39,6 +39,11 @@ type config struct {
 	// contender, within CrossBudget (fewer if the budget runs out).
 	CrossSamples int           `json:"cross_samples"`
 	CrossBudget  time.Duration `json:"cross_budget_ns"`
+	// CrossKeys is how many keys the samples take in turn. With several,
+	// each sample times one isolated invalidation; with one, invalidations
+	// of the same key come back to back, a burst that slotcache's storm
+	// damping holds up to 5 ms by design (README, "Invalidation storms").
+	CrossKeys int `json:"cross_keys"`
 
 	// MemEntries is the number of entries of the memory scenario.
 	MemEntries int `json:"mem_entries"`
@@ -67,6 +72,7 @@ func fullConfig() config {
 		StampedeLoad:    5 * time.Millisecond,
 		CrossSamples:    10_000,
 		CrossBudget:     60 * time.Second,
+		CrossKeys:       64,
 		MemEntries:      100_000,
 		RatioKeys:       100_000,
 		RatioSize:       10_000,

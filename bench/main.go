@@ -42,6 +42,7 @@ type options struct {
 	benchtime  time.Duration
 	count      int
 	samples    int
+	crossKeys  int
 	memEntries int
 }
 
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file (combine with -run)")
 	fs.DurationVar(&o.benchtime, "benchtime", 0, "duration of one timed run of a throughput case (default 300ms, 10ms with -quick)")
 	fs.IntVar(&o.count, "count", 0, "rounds of the throughput cases, each contender once per round; the median is reported (default 3, 1 with -quick)")
+	fs.IntVar(&o.crossKeys, "cross-keys", 0, "keys the cross-instance samples take in turn (default 64; 1: the same key back to back, which slotcache's storm damping holds)")
 	fs.IntVar(&o.samples, "samples", 0, "cross-instance invalidations timed per contender (default 10000, 200 with -quick)")
 	fs.IntVar(&o.memEntries, "mem-entries", 0, "entries of the memory case (default 100000, 2000 with -quick); two sizes tell fixed costs from per-entry ones")
 	fs.Usage = func() {
@@ -86,6 +88,9 @@ func buildConfig(o options) config {
 	}
 	if o.samples > 0 {
 		cfg.CrossSamples = o.samples
+	}
+	if o.crossKeys > 0 {
+		cfg.CrossKeys = o.crossKeys
 	}
 	if o.memEntries > 0 {
 		cfg.MemEntries = o.memEntries

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 )
 
@@ -25,7 +26,7 @@ const sampleTimeout = 2 * time.Second
 // case.
 func crossUnits(h *harness) []unit {
 	const name = "invalidation"
-	h.describe(name, "A writes a new version and invalidates; time until B serves it, through a real redis-server: %d samples (p50 as the figure)", h.cfg.CrossSamples)
+	h.describe(name, "A writes a new version and invalidates; time until B serves it, through a real redis-server: %d samples on %d keys in turn (p50 as the figure)", h.cfg.CrossSamples, h.cfg.CrossKeys)
 	return []unit{
 		{Scenario: "cross-instance", Contender: "slotcache+redis", Redis: true, Cases: []string{name},
 			Run: func(h *harness, _ []string) []Result { return []Result{crossSlotcache(h, name)} }},
@@ -36,8 +37,8 @@ func crossUnits(h *harness) []unit {
 
 // crossInstance is one pair of instances as the sampling loop sees them.
 type crossInstance struct {
-	write func(ctx context.Context, version string) error // A: write and invalidate
-	read  func(ctx context.Context) (string, error)       // B: Get
+	write func(ctx context.Context, key, version string) error  // A: write and invalidate
+	read  func(ctx context.Context, key string) (string, error) // B: Get
 }
 
 // sampleCross runs the samples and summarises them.
@@ -46,15 +47,16 @@ func sampleCross(h *harness, name, contender string, ci crossInstance) Result {
 	deadline := time.Now().Add(h.cfg.CrossBudget)
 	lags := make([]time.Duration, 0, h.cfg.CrossSamples)
 	writes := make([]time.Duration, 0, h.cfg.CrossSamples)
+	keys := newKeys(max(1, h.cfg.CrossKeys))
 	for n := 1; n <= h.cfg.CrossSamples && time.Now().Before(deadline); n++ {
-		want := strconv.Itoa(n)
+		want, key := strconv.Itoa(n), keys[n%len(keys)]
 		t0 := time.Now()
-		if err := ci.write(ctx, want); err != nil {
+		if err := ci.write(ctx, key, want); err != nil {
 			return failed(name, contender, fmt.Errorf("sample %d: write: %w", n, err))
 		}
 		writes = append(writes, time.Since(t0))
 		for {
-			v, err := ci.read(ctx)
+			v, err := ci.read(ctx, key)
 			if err != nil {
 				return failed(name, contender, fmt.Errorf("sample %d: read: %w", n, err))
 			}
@@ -99,8 +101,13 @@ func crossSlotcache(h *harness, name string) Result {
 		return failed(name, contender, err)
 	}
 	defer db.Close()
-	key := newKeys(1)[0]
-	load := func(ctx context.Context, k string) (string, error) { return db.Get(ctx, k).Result() }
+	load := func(ctx context.Context, k string) (string, error) {
+		v, err := db.Get(ctx, k).Result()
+		if err == redis.Nil {
+			return "", nil // a key's first sample: B holds nothing yet
+		}
+		return v, err
+	}
 	s := spec{Size: 1024, Load: load, TTL: h.cfg.TTL}
 	channel := "slotcache:bench:" + rand.Text()
 	a, err := newSlotcacheOnChannel(h, s, channel)
@@ -113,17 +120,14 @@ func crossSlotcache(h *harness, name string) Result {
 		return failed(name, contender, err)
 	}
 	defer b.Close()
-	if err := db.Set(h.ctx, key, "0", h.cfg.TTL).Err(); err != nil {
-		return failed(name, contender, err)
-	}
 	return sampleCross(h, name, contender, crossInstance{
-		write: func(ctx context.Context, v string) error {
+		write: func(ctx context.Context, key, v string) error {
 			if err := db.Set(ctx, key, v, h.cfg.TTL).Err(); err != nil {
 				return err
 			}
 			return a.Invalidate(ctx, key)
 		},
-		read: func(ctx context.Context) (string, error) { return b.Get(ctx, key) },
+		read: func(ctx context.Context, key string) (string, error) { return b.Get(ctx, key) },
 	})
 }
 
@@ -142,16 +146,12 @@ func crossRueidis(h *harness, name string) Result {
 		return failed(name, contender, err)
 	}
 	defer b.Close()
-	key := newKeys(1)[0]
 	ttl := h.cfg.TTL
-	if err := a.Do(h.ctx, a.B().Set().Key(key).Value("0").Px(ttl).Build()).Error(); err != nil {
-		return failed(name, contender, err)
-	}
 	return sampleCross(h, name, contender, crossInstance{
-		write: func(ctx context.Context, v string) error {
+		write: func(ctx context.Context, key, v string) error {
 			return a.Do(ctx, a.B().Set().Key(key).Value(v).Px(ttl).Build()).Error()
 		},
-		read: func(ctx context.Context) (string, error) {
+		read: func(ctx context.Context, key string) (string, error) {
 			v, err := b.DoCache(ctx, b.B().Get().Key(key).Cache(), ttl).ToString()
 			if rueidis.IsRedisNil(err) {
 				return "", nil
