@@ -32,6 +32,7 @@ type Workers struct {
 	running    atomic.Int32
 	max        int32
 	throughput int
+	idle       time.Duration // workerIdle; shorter in tests
 }
 
 // maxWorkers bounds the workers: eight per processor, at least 32.
@@ -44,6 +45,7 @@ func NewWorkers() *Workers {
 		quit:       make(chan struct{}),
 		max:        maxWorkers(),
 		throughput: 300,
+		idle:       workerIdle,
 	}
 }
 
@@ -79,15 +81,15 @@ func (w *Workers) run(t task) {
 }
 
 // loop runs t, then whatever is scheduled next, until it has waited
-// workerIdle for work or the workers stop.
+// w.idle for work or the workers stop.
 func (w *Workers) loop(t task) {
 	defer w.wg.Done()
 	defer w.running.Add(-1)
-	idle := time.NewTimer(workerIdle)
+	idle := time.NewTimer(w.idle)
 	defer idle.Stop()
 	for {
 		t.run()
-		idle.Reset(workerIdle)
+		idle.Reset(w.idle)
 		select {
 		case t = <-w.work:
 		case <-idle.C:

@@ -545,6 +545,20 @@ func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	<-done
 }
 
+// A worker with nothing to run exits after its idle period, so an idle
+// engine holds no goroutine, and work scheduled afterwards starts one.
+func TestWorkersExitWhenIdle(t *testing.T) {
+	w := NewWorkers()
+	w.idle = 20 * time.Millisecond
+	defer w.Stop(context.Background())
+	ran := make(chan struct{}, 1)
+	for range 2 {
+		w.Schedule(func() { ran <- struct{}{} })
+		<-ran
+		require.Eventually(t, func() bool { return w.running.Load() == 0 }, 10*time.Second, time.Millisecond, "an idle worker exits")
+	}
+}
+
 // BenchmarkRouterInvalidateAllWalk: the router's walk of an InvalidateAll
 // over 100 000 slots without actors, each holding an entry: the work a
 // flush costs when behaviours must run for every slot.
