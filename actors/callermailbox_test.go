@@ -46,7 +46,7 @@ func (r *recordingInvoker) seen() []any {
 func newCallerMailbox(t *testing.T, inv actor.MessageInvoker) *callerMailbox {
 	w := NewWorkers()
 	t.Cleanup(func() { w.Stop(context.Background()) })
-	m := callerMailboxProducer(w)().(*callerMailbox)
+	m := routerMailbox(w)().(*callerMailbox)
 	m.RegisterHandlers(inv, nil)
 	return m
 }
@@ -62,7 +62,29 @@ func TestCallerMailboxHandlesInPlace(t *testing.T) {
 	assert.Equal(t, []any{1, "sys"}, inv.seen())
 }
 
-// A sender is held for at most inlineBudget messages: what others queue
+// A slot's mailbox has no budget: the sender handles everything queued
+// meanwhile, in order, before its send returns, as an inline dispatcher did.
+func TestSlotMailboxHandlesEverythingInPlace(t *testing.T) {
+	inv := &recordingInvoker{}
+	m := slotMailbox().(*callerMailbox)
+	m.RegisterHandlers(inv, nil)
+	const n = 20
+	inv.onUser = func(msg any) {
+		if msg == 0 {
+			for i := 1; i < n; i++ {
+				m.PostUserMessage(i)
+			}
+		}
+	}
+	m.PostUserMessage(0)
+	seen := inv.seen()
+	require.Len(t, seen, n)
+	for i, msg := range seen {
+		assert.Equal(t, i, msg)
+	}
+}
+
+// A sender is held for at most routerBudget messages: what others queue
 // meanwhile goes to a worker, in order.
 func TestCallerMailboxHandsTheRestToAWorker(t *testing.T) {
 	inv := &recordingInvoker{}
@@ -75,7 +97,7 @@ func TestCallerMailboxHandsTheRestToAWorker(t *testing.T) {
 			for i := 1; i < n; i++ {
 				m.PostUserMessage(i)
 			}
-		case inlineBudget: // past the budget: held until the sender is back
+		case routerBudget: // past the budget: held until the sender is back
 			<-release
 		}
 	}

@@ -112,22 +112,3 @@ func (w *Workers) Stop(ctx context.Context) {
 	close(w.quit)
 	core.Wait(ctx, &w.wg)
 }
-
-// inline is the dispatcher of slot actors: a slot's mailbox runs on the
-// goroutine of whoever sent it a message while it was idle (the caller of
-// a Get, the loader reporting its result, the router binding it), instead
-// of being handed to another goroutine. A slot actor never blocks (loads
-// run on their own goroutines) and never sends to itself through another
-// actor, so running it in place is safe, and a miss then costs two
-// goroutine switches (the loader's start and the caller's wake-up) instead
-// of four. The mailbox still runs one message at a time: a sender that
-// finds it running only queues its message, and the running goroutine
-// handles it before it returns. Senders must not hold a lock that the
-// slot's handling may take (see idleQueue.tickDue).
-type inline struct{}
-
-// Schedule implements actor.Dispatcher.
-func (inline) Schedule(fn func()) { fn() }
-
-// Throughput implements actor.Dispatcher.
-func (inline) Throughput() int { return 300 }

@@ -58,7 +58,7 @@ func (q *idleQueue) push(pid *actor.PID, since int64) {
 // tickDue sends tick to every actor idle for PassivateAfter by now and
 // reports how long until the next one is due, or 0 if none is queued. The
 // ticks are sent after the lock is released: a slot actor may run on the
-// sender's goroutine (see inline) and queue itself again.
+// sender's goroutine (see callerMailbox) and queue itself again.
 func (q *idleQueue) tickDue() time.Duration {
 	now := q.clock.Now()
 	due := int64(q.after)

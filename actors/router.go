@@ -56,7 +56,7 @@ type invalidateWalk struct {
 func RouterProps(env *core.Env, dir *core.DirWriter, w *Workers) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env), deadlines: newDeadlines()}
-	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithDispatcher(w), actor.WithMailbox(callerMailboxProducer(w)))
+	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithDispatcher(w), actor.WithMailbox(routerMailbox(w)))
 }
 
 // Receive implements actor.Actor.

@@ -69,13 +69,13 @@ type slot struct {
 }
 
 // slotProps returns the props of a slot actor born bound to b, running in
-// place (see inline), its loads on r's workers and timed out by r's
+// place (see callerMailbox), its loads on r's workers and timed out by r's
 // deadlines, waiting to passivate in r's idle queue.
 func slotProps(env *core.Env, b *core.Binding, r *router) *actor.Props {
 	c := &cell{h: b.H, b: b, idleQ: r.idle, run: r.workers, deadlines: r.deadlines}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &slot{env: env, lifecycle: lifecycle{cell: c}, flights: make(map[uint64]*flight, 1)}
-	}, actor.WithDispatcher(inline{}))
+	}, actor.WithMailbox(slotMailbox))
 }
 
 // Receive implements actor.Actor. Requests from outside were admitted by
