@@ -5,7 +5,10 @@
 // transition of a slot, from no actor to loading and back.
 //
 // Actors only ever handle misses, loads and invalidations; hits are served
-// from the slot's handle without any message (see internal/core).
+// from the slot's handle without any message (see internal/core). Actors
+// run on the goroutine of whoever sends them a message while they are idle
+// (callermailbox.go); loads run on warm workers (dispatcher.go) and time
+// out on one list per engine (deadlines.go).
 //
 // The package is public only because the project's layout puts it at the
 // top level: it is the engine's machinery, not an API, and carries no
