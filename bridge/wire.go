@@ -101,6 +101,30 @@ func DecodeNotice(payload string, maxBytes int) (Notice, error) {
 	if len(payload) > maxBytes {
 		return Notice{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(payload), maxBytes)
 	}
+	if f, ok := decodeFlat(payload); ok {
+		return f.notice()
+	}
+	return decodeGeneric(payload)
+}
+
+// notice is DecodeNotice's reading of a flat message.
+func (f flatNotice) notice() (Notice, error) {
+	n := Notice{SlotID: f.slotID, Origin: f.origin}
+	if n.SlotID == "" {
+		if n.Filled = f.filled; n.Filled == "" {
+			return Notice{}, fmt.Errorf("%w: no slotId or filled", ErrMalformed)
+		}
+	} else {
+		n.Confirm = f.confirm
+	}
+	if f.hasSig {
+		n.sig = sigFields{sig: f.sig, ts: f.ts}
+	}
+	return n, nil
+}
+
+// decodeGeneric is DecodeNotice through encoding/json, for any message.
+func decodeGeneric(payload string) (Notice, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
 		return Notice{}, fmt.Errorf("%w: %w", ErrMalformed, err)
