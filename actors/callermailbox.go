@@ -10,6 +10,11 @@ import (
 // mailbox before the rest moves to a worker.
 const routerBudget = 4
 
+// overflowBatch is how many router messages a worker handles per run
+// (protoactor's default throughput) before it queues the rest again, so
+// that loads waiting for a worker are not held behind a long queue.
+const overflowBatch = 300
+
 // callerMailbox runs an actor's messages on the goroutine of whoever sent
 // one while the actor was idle, instead of handing them to another
 // goroutine. The mailbox still runs one message at a time: a sender that
@@ -28,7 +33,7 @@ const routerBudget = 4
 // those two switches and not a third to a router goroutine; but the router
 // serves everyone, so a sender is never held for long by others'
 // messages: past routerBudget, the rest of the queue goes to a worker,
-// which runs it in batches of the dispatcher's throughput.
+// which runs it in batches of overflowBatch.
 //
 // Against protoactor's default mailbox with an inline dispatcher, it
 // saves the closure that mailbox allocates for every run (four per cold
@@ -126,7 +131,7 @@ func (m *callerMailbox) run(budget int) {
 }
 
 // overflow is a worker's run of the queue.
-func (m *callerMailbox) overflow() { m.run(m.workers.throughput) }
+func (m *callerMailbox) overflow() { m.run(overflowBatch) }
 
 // invoke handles one message. A panic escalates to the supervisor, as in
 // protoactor's mailbox, which suspends the mailbox while it restarts the

@@ -16,23 +16,21 @@ const workerIdle = time.Second
 
 // Workers run an engine's loads, and the router's messages that its
 // senders leave it (see callerMailbox), on long-lived goroutines instead
-// of a new goroutine each time. protoactor's default
-// dispatcher starts a goroutine per run of a mailbox, and a load had one of
-// its own; each starts with a small stack that the actor's call chain (a
-// loader goroutine runs its slot's actor in place when it reports back)
-// outgrows, and the stack copies took 40% of a cold miss's CPU in the
+// of a new goroutine each time. A fresh goroutine starts with a small
+// stack that the actor's call chain (a load reports back by running its
+// slot's actor in place) outgrows: with a goroutine per load and per
+// router run, the stack copies took 40% of a cold miss's CPU in the
 // profile. A worker's stack has grown once. Workers start on demand, up to
 // maxWorkers (loads may block on I/O, so more than the processors); past
 // that, a run gets its own goroutine as before, so nothing ever waits for
 // a worker. A worker idle for workerIdle exits.
 type Workers struct {
-	work       chan task
-	quit       chan struct{}
-	wg         sync.WaitGroup
-	running    atomic.Int32
-	max        int32
-	throughput int
-	idle       time.Duration // workerIdle; shorter in tests
+	work    chan task
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	running atomic.Int32
+	max     int32
+	idle    time.Duration // workerIdle; shorter in tests
 }
 
 // maxWorkers bounds the workers: eight per processor, at least 32.
@@ -41,17 +39,12 @@ func maxWorkers() int32 { return int32(max(32, 8*runtime.GOMAXPROCS(0))) }
 // NewWorkers returns workers that start on demand.
 func NewWorkers() *Workers {
 	return &Workers{
-		work:       make(chan task),
-		quit:       make(chan struct{}),
-		max:        maxWorkers(),
-		throughput: 300,
-		idle:       workerIdle,
+		work: make(chan task),
+		quit: make(chan struct{}),
+		max:  maxWorkers(),
+		idle: workerIdle,
 	}
 }
-
-// Schedule implements actor.Dispatcher: fn runs on an idle worker, on a
-// new worker if there is room for one, or on a goroutine of its own.
-func (w *Workers) Schedule(fn func()) { w.run(funcTask(fn)) }
 
 // task is a unit of work for a worker. A load is a task by itself (see
 // flight.run), so that scheduling it allocates no closure.
@@ -99,10 +92,6 @@ func (w *Workers) loop(t task) {
 		}
 	}
 }
-
-// Throughput implements actor.Dispatcher: how many messages a mailbox
-// handles before it yields (protoactor's default).
-func (w *Workers) Throughput() int { return w.throughput }
 
 // Stop ends the workers once they finish what they run, waiting for them
 // until ctx ends: a worker running a loader that ignores its context is

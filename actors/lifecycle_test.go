@@ -535,13 +535,13 @@ func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	w := NewWorkers()
 	assert.Zero(t, w.running.Load(), "no worker before any work")
 	ran := make(chan struct{})
-	w.Schedule(func() { close(ran) })
+	w.run(funcTask(func() { close(ran) }))
 	<-ran
 	assert.EqualValues(t, 1, w.running.Load())
 	w.Stop(context.Background())
 	assert.Zero(t, w.running.Load(), "Stop ended the worker")
 	done := make(chan struct{})
-	w.Schedule(func() { close(done) }) // after Stop: a goroutine of its own
+	w.run(funcTask(func() { close(done) })) // after Stop: a goroutine of its own
 	<-done
 }
 
@@ -553,7 +553,7 @@ func TestWorkersExitWhenIdle(t *testing.T) {
 	defer w.Stop(context.Background())
 	ran := make(chan struct{}, 1)
 	for range 2 {
-		w.Schedule(func() { ran <- struct{}{} })
+		w.run(funcTask(func() { ran <- struct{}{} }))
 		<-ran
 		require.Eventually(t, func() bool { return w.running.Load() == 0 }, 10*time.Second, time.Millisecond, "an idle worker exits")
 	}

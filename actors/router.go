@@ -52,11 +52,13 @@ type invalidateWalk struct {
 }
 
 // RouterProps returns the props of an engine's router actor, the one
-// writer of its directory; it and its slot actors run on w.
+// writer of its directory. It and its slot actors run on their senders'
+// goroutines (callerMailbox); loads, and router messages past a sender's
+// budget, run on w.
 func RouterProps(env *core.Env, dir *core.DirWriter, w *Workers) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env), deadlines: newDeadlines()}
-	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithDispatcher(w), actor.WithMailbox(routerMailbox(w)))
+	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithMailbox(routerMailbox(w)))
 }
 
 // Receive implements actor.Actor.
