@@ -240,3 +240,117 @@ func TestCombinedSigningFillNamedCache(t *testing.T) {
 		})
 	}
 }
+
+// Damping with WithFill: a writer engine floods InvalidateAll (each one
+// retires the shared tier and publishes "*") while readers on a damped
+// engine read 50 slots. No Get returns a value that the damped engine's
+// watermark says was invalidated, whether it came from the source or from
+// a shared copy; once the flood stops, the last "*" is applied and fill
+// still coordinates: the writer reads what the damped engine loaded as
+// shared hits, without loading.
+//
+// Checked by letting the damper pass a heartbeat's watermark on while it
+// holds invalidations (bridge/damp.go, damper.watermark): readers then got
+// values older than the watermark said ("version 435 after the watermark
+// passed version 503").
+func TestCombinedDampingWithFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	// A queued publish would reach the damped engine after the writer
+	// logged it; the test is about damping, not a slow Redis (2 cores, -race).
+	writer := rtEngine(t, srv.Client(t), ch, WithFill(FillPolicy{}), WithPublishTimeout(rtWait))
+	damped := rtEngine(t, srv.Client(t), ch, WithFill(FillPolicy{}),
+		WithHeartbeat(100*time.Millisecond), WithMaxStaleness(2*time.Second),
+		WithInvalidationDamping(time.Second))
+	rtReady(t, writer)
+	rtReady(t, damped)
+	src := &stSource{loads: map[string]int{}}
+	const slots = 50
+	id := func(n int) string { return "s" + strconv.Itoa(n%slots) }
+	for i := range slots {
+		_, err := damped.Get(context.Background(), id(i), src.load)
+		require.NoError(t, err)
+	}
+
+	messages := 1000
+	if testing.Short() {
+		messages = 200
+	}
+	var flood stFlood
+	invalidateAll := func() int64 {
+		v := src.version.Add(1)
+		require.NoError(t, writer.InvalidateAll(context.Background()))
+		at := damped.env.Clock.At(time.Now())
+		flood.mu.Lock()
+		flood.log = append(flood.log, stPublished{at, v})
+		flood.mu.Unlock()
+		return v
+	}
+	stop := make(chan struct{})
+	var stale atomic.Value
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for n := r; ; n += 4 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				gone := flood.before(damped.env.LastWatermark())
+				v, err := damped.Get(context.Background(), id(n), src.load)
+				if err != nil {
+					t.Errorf("Get %s: %v", id(n), err)
+					return
+				}
+				if got := cbVersion(v); got < gone {
+					stale.CompareAndSwap(nil, fmt.Sprintf("%s: version %d after the watermark passed version %d", id(n), got, gone))
+				}
+			}
+		}()
+	}
+	for range messages {
+		invalidateAll()
+	}
+	close(stop)
+	readers.Wait()
+	require.Nil(t, stale.Load(), "a value served after the watermark passed its invalidation")
+	require.NotZero(t, damped.Stats().DampedInvalidations, "the scenario: the flood was damped")
+
+	last := invalidateAll()
+	after := damped.env.Clock.At(time.Now())
+	require.Eventually(t, func() bool { return damped.env.LastWatermark() > after }, rtWait, rtPoll)
+	before := writer.Stats()
+	for i := range slots {
+		v, err := damped.Get(context.Background(), id(i), src.load)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, cbVersion(v), last, "%s: the last invalidation was not applied", id(i))
+	}
+	total := func() (n int) {
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		for _, c := range src.loads {
+			n += c
+		}
+		return n
+	}
+	n := total()
+	for i := range slots {
+		v, err := writer.Get(context.Background(), id(i), src.load)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, cbVersion(v), last, "%s: the writer read an old shared copy", id(i))
+	}
+	require.Equal(t, n, total(), "the writer loaded instead of reading the shared copies")
+	require.Equal(t, before.FillSharedHits+slots, writer.Stats().FillSharedHits)
+}
+
+// cbVersion is an stSource version as loaded (int64) or read from a shared
+// copy, which an engine without a codec decodes as JSON (float64).
+func cbVersion(v any) int64 {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	return v.(int64)
+}
