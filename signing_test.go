@@ -305,3 +305,38 @@ func TestSigningHitAllocatesNothing(t *testing.T) {
 	require.Zero(t, allocs)
 	require.Equal(t, int64(1), l.calls.Load(), "every Get after the first was a hit")
 }
+
+// TestSigningRefusedStormNeverDamped: damping judges only what signing
+// admitted. A flood of unsigned and forged invalidations of every slot is
+// refused and counted, never held, counted as damped, or taken for the
+// start of a storm: the genuine "*" after it is applied at once, not held
+// for a flush.
+func TestSigningRefusedStormNeverDamped(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA), WithInvalidationDamping(time.Second))
+	rtReady(t, e)
+	raw := srv.Client(t)
+	var l rtLoader
+	rtGet(t, e, "k", &l)
+
+	const flood = 200
+	now := time.Now().UnixMilli()
+	for i := range flood {
+		rtPublish(t, raw, ch, `{"slotId":"*","_origin":"storm"}`)
+		rtPublish(t, raw, ch, sgInvalidation(sgKeyB, ch, "*", now+int64(i)))
+	}
+	require.Eventually(t, func() bool {
+		st := e.Stats()
+		return st.RefusedUnsigned == flood && st.RefusedForged == flood
+	}, rtWait, rtPoll)
+	require.True(t, e.Cached("k"), "a refused message flushed the cache")
+	st := e.Stats()
+	require.Zero(t, st.DampedInvalidations+st.DampFlushes, "refused messages were held")
+	require.Zero(t, st.CrossProcessInvalidations)
+
+	rtPublish(t, raw, ch, sgInvalidation(sgKeyA, ch, "*", now))
+	require.Eventually(t, func() bool { return e.Stats().CrossProcessInvalidations == 1 }, rtWait, rtPoll)
+	require.False(t, e.Cached("k"))
+	require.Zero(t, e.Stats().DampedInvalidations, "the genuine invalidation was held, as if the refused flood were a storm")
+}
