@@ -340,3 +340,36 @@ func TestSigningRefusedStormNeverDamped(t *testing.T) {
 	require.False(t, e.Cached("k"))
 	require.Zero(t, e.Stats().DampedInvalidations, "the genuine invalidation was held, as if the refused flood were a storm")
 }
+
+// TestSigningAcrossRestart: what guards a signing engine outlives its
+// Redis session. After Redis restarts and the engine resubscribes, a
+// signed message it accepted before is still refused as a replay (the
+// record is the channel's, not the session's), genuine messages still
+// apply, and its heartbeats, sealed with the bridge's own key, still move
+// the staleness watermark.
+func TestSigningAcrossRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA), WithHeartbeat(50*time.Millisecond))
+	rtReady(t, e)
+	var l rtLoader
+	rtGet(t, e, "a", &l)
+	captured := sgInvalidation(sgKeyA, ch, "a", time.Now().UnixMilli())
+	rtPublish(t, srv.Client(t), ch, captured)
+	require.Eventually(t, func() bool { return !e.Cached("a") }, rtWait, rtPoll)
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return e.Stats().Subscriptions == 2 }, rtWait, rtPoll, "no resubscription")
+	raw := srv.Client(t)
+	rtGet(t, e, "a", &l)
+	rtGet(t, e, "b", &l)
+	rtPublish(t, raw, ch, captured)
+	rtPublish(t, raw, ch, sgInvalidation(sgKeyA, ch, "b", time.Now().UnixMilli()))
+	require.Eventually(t, func() bool { return !e.Cached("b") }, rtWait, rtPoll, "a genuine message after the restart was lost")
+	require.True(t, e.Cached("a"), "a message captured before the restart was applied again")
+	st := e.Stats()
+	require.Equal(t, uint64(1), st.RefusedReplayed)
+	require.Zero(t, st.ForgedHeartbeats, "the bridge refused its own heartbeats after the restart")
+	w := e.env.LastWatermark()
+	require.Eventually(t, func() bool { return e.env.LastWatermark() > w }, rtWait, rtPoll, "heartbeats no longer move the watermark")
+}
