@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,4 +373,51 @@ func TestSigningAcrossRestart(t *testing.T) {
 	require.Zero(t, st.ForgedHeartbeats, "the bridge refused its own heartbeats after the restart")
 	w := e.env.LastWatermark()
 	require.Eventually(t, func() bool { return e.env.LastWatermark() > w }, rtWait, rtPoll, "heartbeats no longer move the watermark")
+}
+
+// TestSigningNamedCachesFill: a named cache's shared values are signed
+// with the cache's keys, not its engine's. Two instances whose "orders"
+// caches have their own key share copies; a copy written by an instance
+// whose "orders" cache signs with the engine's key instead, and one
+// written by a plain client, are loaded locally and counted, never served.
+func TestSigningNamedCachesFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	orders := func(name string, opts ...Option) (*Cache[string], *atomic.Int64) {
+		e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+		var calls atomic.Int64
+		c, err := NewCache(e, "orders", func(_ context.Context, id string) (string, error) {
+			calls.Add(1)
+			return id + "@" + name, nil
+		}, append([]Option{WithFill(FillPolicy{})}, opts...)...)
+		require.NoError(t, err)
+		require.NoError(t, c.WaitReady(ctx))
+		return c, &calls
+	}
+	a, _ := orders("a", WithSigningKey(sgKeyB))
+	b, bLoads := orders("b", WithSigningKey(sgKeyB))
+	c, _ := orders("c") // signs with its engine's key
+
+	get := func(c *Cache[string], id string) string {
+		v, err := c.Get(ctx, id)
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, "x@a", get(a, "x"))
+	require.Equal(t, "x@a", get(b, "x"), "a copy signed with the cache's key is shared")
+	require.Equal(t, "y@c", get(c, "y"))
+	require.Equal(t, "y@b", get(b, "y"), "a copy signed with the engine's key was served by a cache with its own")
+
+	raw := srv.Client(t)
+	ns, err := raw.Get(ctx, b.Channel()+":fill:gen").Result()
+	require.NoError(t, err)
+	require.NoError(t, raw.Set(ctx, "{"+b.Channel()+":fill:"+ns+":z}", `c"forged"`, time.Hour).Err())
+	require.Equal(t, "z@b", get(b, "z"), "a plain client's copy was served")
+
+	st := b.Stats()
+	require.Equal(t, uint64(1), st.FillSharedHits)
+	require.Equal(t, uint64(2), st.FillUnverified)
+	require.Equal(t, int64(2), bLoads.Load())
 }
