@@ -421,3 +421,44 @@ func TestSigningNamedCachesFill(t *testing.T) {
 	require.Equal(t, uint64(2), st.FillUnverified)
 	require.Equal(t, int64(2), bLoads.Load())
 }
+
+// TestSigningConfirmedInvalidations: among signing engines a confirmed
+// invalidation, signed with its confirm ID, is applied and answered with
+// a signed answer, held by the damper or not: each call returns once the other engine
+// dropped the slot. An instance whose key differs refuses it and does not
+// answer, so the writer learns that the fleet did not apply it instead of
+// a false success.
+func TestSigningConfirmedInvalidations(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	a := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+	b := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+	rtReady(t, a)
+	rtReady(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	var l rtLoader
+
+	rtGet(t, b, "x", &l)
+	require.NoError(t, a.InvalidateConfirmed(ctx, "x"))
+	require.False(t, b.Cached("x"), "confirmed before the other engine applied it")
+	for range 3 { // back to back: b's damper usually holds the later ones
+		rtGet(t, b, "y", &l)
+		require.NoError(t, a.InvalidateAllConfirmed(ctx))
+		require.False(t, b.Cached("y"), "confirmed before the other engine applied it")
+	}
+	st := b.Stats()
+	require.Zero(t, st.RefusedUnsigned+st.RefusedForged+st.RefusedStale+st.RefusedReplayed)
+	require.Zero(t, a.Stats().RefusedUnsigned+a.Stats().RefusedForged, "an answer was refused")
+
+	other := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyB))
+	rtReady(t, other)
+	rtGet(t, other, "z", &l)
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	err := a.InvalidateConfirmed(short, "z")
+	require.ErrorIs(t, err, ErrUnconfirmed)
+	require.ErrorContains(t, err, "1 of 3")
+	require.True(t, other.Cached("z"))
+	require.Equal(t, uint64(1), other.Stats().RefusedForged)
+}
