@@ -351,7 +351,7 @@ func TestSigningRefusedStormNeverDamped(t *testing.T) {
 func TestSigningAcrossRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	ch := rtChannel(t)
-	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA), WithHeartbeat(50*time.Millisecond))
+	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA)) // 1 s heartbeat: no dead-link flush on a busy machine
 	rtReady(t, e)
 	var l rtLoader
 	rtGet(t, e, "a", &l)
