@@ -284,14 +284,25 @@ func TestQueuedInvalidationStampedWhenSent(t *testing.T) {
 	h := &countingHandler{}
 	r := start(srv.Client(t), "reader", h)
 
-	var skew atomic.Int64
+	var skew, fresh atomic.Int64
 	w.mu.Lock() // the receive goroutine reads the clock after taking it
-	w.primary.sign.now = func() int64 { return time.Now().UnixMilli() + skew.Load() }
+	w.primary.sign.now = func() int64 {
+		d := skew.Load()
+		if d == 0 {
+			fresh.Add(1)
+		}
+		return time.Now().UnixMilli() + d
+	}
 	w.mu.Unlock()
 	skew.Store(-time.Hour.Milliseconds())
 	proxy.Down()
 	require.ErrorIs(t, w.Publish(context.Background(), "x"), ErrQueued)
+	// Every publish stamped an hour ago must be over before Redis is back,
+	// or it could land and be taken for delivered: the first attempt once
+	// its failure is counted, the drainer's once it stamps a new one.
+	require.Eventually(t, func() bool { return w.Stats().PublishErrors == 1 }, 10*time.Second, 5*time.Millisecond)
 	skew.Store(0)
+	require.Eventually(t, func() bool { return fresh.Load() > 0 }, 10*time.Second, 5*time.Millisecond, "the drainer does not sign its retries anew")
 	proxy.Up()
 
 	require.Eventually(t, func() bool { return h.inv.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "the queued invalidation was lost")
