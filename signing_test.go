@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,4 +305,160 @@ func TestSigningHitAllocatesNothing(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 	require.Equal(t, int64(1), l.calls.Load(), "every Get after the first was a hit")
+}
+
+// TestSigningRefusedStormNeverDamped: damping judges only what signing
+// admitted. A flood of unsigned and forged invalidations of every slot is
+// refused and counted, never held, counted as damped, or taken for the
+// start of a storm: the genuine "*" after it is applied at once, not held
+// for a flush.
+func TestSigningRefusedStormNeverDamped(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA), WithInvalidationDamping(time.Second))
+	rtReady(t, e)
+	raw := srv.Client(t)
+	var l rtLoader
+	rtGet(t, e, "k", &l)
+
+	const flood = 200
+	now := time.Now().UnixMilli()
+	for i := range flood {
+		rtPublish(t, raw, ch, `{"slotId":"*","_origin":"storm"}`)
+		rtPublish(t, raw, ch, sgInvalidation(sgKeyB, ch, "*", now+int64(i)))
+	}
+	require.Eventually(t, func() bool {
+		st := e.Stats()
+		return st.RefusedUnsigned == flood && st.RefusedForged == flood
+	}, rtWait, rtPoll)
+	require.True(t, e.Cached("k"), "a refused message flushed the cache")
+	st := e.Stats()
+	require.Zero(t, st.DampedInvalidations+st.DampFlushes, "refused messages were held")
+	require.Zero(t, st.CrossProcessInvalidations)
+
+	rtPublish(t, raw, ch, sgInvalidation(sgKeyA, ch, "*", now))
+	require.Eventually(t, func() bool { return e.Stats().CrossProcessInvalidations == 1 }, rtWait, rtPoll)
+	require.False(t, e.Cached("k"))
+	require.Zero(t, e.Stats().DampedInvalidations, "the genuine invalidation was held, as if the refused flood were a storm")
+}
+
+// TestSigningAcrossRestart: what guards a signing engine outlives its
+// Redis session. After Redis restarts and the engine resubscribes, a
+// signed message it accepted before is still refused as a replay (the
+// record is the channel's, not the session's), genuine messages still
+// apply, and its heartbeats, sealed with the bridge's own key, still move
+// the staleness watermark.
+func TestSigningAcrossRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA)) // 1 s heartbeat: no dead-link flush on a busy machine
+	rtReady(t, e)
+	var l rtLoader
+	rtGet(t, e, "a", &l)
+	captured := sgInvalidation(sgKeyA, ch, "a", time.Now().UnixMilli())
+	rtPublish(t, srv.Client(t), ch, captured)
+	require.Eventually(t, func() bool { return !e.Cached("a") }, rtWait, rtPoll)
+
+	srv.Restart()
+	require.Eventually(t, func() bool { return e.Stats().Subscriptions == 2 }, rtWait, rtPoll, "no resubscription")
+	raw := srv.Client(t)
+	rtGet(t, e, "a", &l)
+	rtGet(t, e, "b", &l)
+	rtPublish(t, raw, ch, captured)
+	rtPublish(t, raw, ch, sgInvalidation(sgKeyA, ch, "b", time.Now().UnixMilli()))
+	require.Eventually(t, func() bool { return !e.Cached("b") }, rtWait, rtPoll, "a genuine message after the restart was lost")
+	require.True(t, e.Cached("a"), "a message captured before the restart was applied again")
+	st := e.Stats()
+	require.Equal(t, uint64(1), st.RefusedReplayed)
+	require.Zero(t, st.ForgedHeartbeats, "the bridge refused its own heartbeats after the restart")
+	w := e.env.LastWatermark()
+	require.Eventually(t, func() bool { return e.env.LastWatermark() > w }, rtWait, rtPoll, "heartbeats no longer move the watermark")
+}
+
+// TestSigningNamedCachesFill: a named cache's shared values are signed
+// with the cache's keys, not its engine's. Two instances whose "orders"
+// caches have their own key share copies; a copy written by an instance
+// whose "orders" cache signs with the engine's key instead, and one
+// written by a plain client, are loaded locally and counted, never served.
+func TestSigningNamedCachesFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	orders := func(name string, opts ...Option) (*Cache[string], *atomic.Int64) {
+		e := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+		var calls atomic.Int64
+		c, err := NewCache(e, "orders", func(_ context.Context, id string) (string, error) {
+			calls.Add(1)
+			return id + "@" + name, nil
+		}, append([]Option{WithFill(FillPolicy{})}, opts...)...)
+		require.NoError(t, err)
+		require.NoError(t, c.WaitReady(ctx))
+		return c, &calls
+	}
+	a, _ := orders("a", WithSigningKey(sgKeyB))
+	b, bLoads := orders("b", WithSigningKey(sgKeyB))
+	c, _ := orders("c") // signs with its engine's key
+
+	get := func(c *Cache[string], id string) string {
+		v, err := c.Get(ctx, id)
+		require.NoError(t, err)
+		return v
+	}
+	require.Equal(t, "x@a", get(a, "x"))
+	require.Equal(t, "x@a", get(b, "x"), "a copy signed with the cache's key is shared")
+	require.Equal(t, "y@c", get(c, "y"))
+	require.Equal(t, "y@b", get(b, "y"), "a copy signed with the engine's key was served by a cache with its own")
+
+	raw := srv.Client(t)
+	ns, err := raw.Get(ctx, b.Channel()+":fill:gen").Result()
+	require.NoError(t, err)
+	require.NoError(t, raw.Set(ctx, "{"+b.Channel()+":fill:"+ns+":z}", `c"forged"`, time.Hour).Err())
+	require.Equal(t, "z@b", get(b, "z"), "a plain client's copy was served")
+
+	st := b.Stats()
+	require.Equal(t, uint64(1), st.FillSharedHits)
+	require.Equal(t, uint64(2), st.FillUnverified)
+	require.Equal(t, int64(2), bLoads.Load())
+}
+
+// TestSigningConfirmedInvalidations: among signing engines a confirmed
+// invalidation, signed with its confirm ID, is applied and answered with
+// a signed answer, held by the damper or not: each call returns once the other engine
+// dropped the slot. An instance whose key differs refuses it and does not
+// answer, so the writer learns that the fleet did not apply it instead of
+// a false success.
+func TestSigningConfirmedInvalidations(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	a := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+	b := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyA))
+	rtReady(t, a)
+	rtReady(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	var l rtLoader
+
+	rtGet(t, b, "x", &l)
+	require.NoError(t, a.InvalidateConfirmed(ctx, "x"))
+	require.False(t, b.Cached("x"), "confirmed before the other engine applied it")
+	for range 3 { // back to back: b's damper usually holds the later ones
+		rtGet(t, b, "y", &l)
+		require.NoError(t, a.InvalidateAllConfirmed(ctx))
+		require.False(t, b.Cached("y"), "confirmed before the other engine applied it")
+	}
+	st := b.Stats()
+	require.Zero(t, st.RefusedUnsigned+st.RefusedForged+st.RefusedStale+st.RefusedReplayed)
+	require.Zero(t, a.Stats().RefusedUnsigned+a.Stats().RefusedForged, "an answer was refused")
+
+	other := rtEngine(t, srv.Client(t), ch, WithSigningKey(sgKeyB))
+	rtReady(t, other)
+	rtGet(t, other, "z", &l)
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	err := a.InvalidateConfirmed(short, "z")
+	require.ErrorIs(t, err, ErrUnconfirmed)
+	require.ErrorContains(t, err, "1 of 3")
+	require.True(t, other.Cached("z"))
+	require.Equal(t, uint64(1), other.Stats().RefusedForged)
 }

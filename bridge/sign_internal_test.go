@@ -1,13 +1,18 @@
 package bridge
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/slotcache/slotcache/internal/redistest"
 )
 
 var (
@@ -243,4 +248,66 @@ func TestREADMEExample(t *testing.T) {
 	n, err := DecodeNotice(`{"slotId":"user:42","_origin":"9f86d081884c7d65","_ts":1767225600000,"_sig":"`+sig+`"}`, 4<<10)
 	require.NoError(t, err)
 	require.Equal(t, verdictSigned, s.verdict(n))
+}
+
+// TestQueuedInvalidationStampedWhenSent: an invalidation that waited in
+// the outbox is signed when it is finally published, not when it was
+// queued, so that an outage longer than MaxAge does not make every queued
+// invalidation stale, refused by every instance, and lost. The writer's
+// clock is an hour behind while the publish fails, and right when Redis is
+// back: the receiver must get a message dated now.
+func TestQueuedInvalidationStampedWhenSent(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	channel := "slotcache-test:signed-outbox:" + t.Name()
+	signing := &Signing{Keys: ring(t, keyA)}
+	start := func(client redis.UniversalClient, origin string, h Handler) *Bridge {
+		b := Start(Config{
+			Client: client, Channel: channel, Origin: origin, Handler: h,
+			PublishTimeout: 200 * time.Millisecond, MaxMessageBytes: 4096,
+			BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+			Signing: signing,
+		})
+		t.Cleanup(b.Close)
+		select {
+		case <-b.Ready():
+		case <-time.After(10 * time.Second):
+			t.Fatal("not subscribed")
+		}
+		return b
+	}
+	// No retries inside go-redis: a command it retried would carry the
+	// payload stamped before the outage.
+	wc := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = wc.Close() })
+	w := start(wc, "writer", &countingHandler{})
+	h := &countingHandler{}
+	r := start(srv.Client(t), "reader", h)
+
+	var skew, fresh atomic.Int64
+	w.mu.Lock() // the receive goroutine reads the clock after taking it
+	w.primary.sign.now = func() int64 {
+		d := skew.Load()
+		if d == 0 {
+			fresh.Add(1)
+		}
+		return time.Now().UnixMilli() + d
+	}
+	w.mu.Unlock()
+	skew.Store(-time.Hour.Milliseconds())
+	proxy.Down()
+	require.ErrorIs(t, w.Publish(context.Background(), "x"), ErrQueued)
+	// Every publish stamped an hour ago must be over before Redis is back,
+	// or it could land and be taken for delivered: the first attempt once
+	// its failure is counted, the drainer's once it stamps a new one.
+	require.Eventually(t, func() bool { return w.Stats().PublishErrors == 1 }, 10*time.Second, 5*time.Millisecond)
+	skew.Store(0)
+	require.Eventually(t, func() bool { return fresh.Load() > 0 }, 10*time.Second, 5*time.Millisecond, "the drainer does not sign its retries anew")
+	proxy.Up()
+
+	require.Eventually(t, func() bool { return h.inv.Load() == 1 }, 10*time.Second, 5*time.Millisecond, "the queued invalidation was lost")
+	st := r.Stats()
+	require.Zero(t, st.RefusedStale+st.RefusedForged+st.RefusedUnsigned)
+	require.Equal(t, uint64(1), st.Applied)
+	require.Equal(t, uint64(1), w.Stats().Retried)
 }

@@ -75,6 +75,10 @@ func TestSignedChannelRefusesByReason(t *testing.T) {
 	require.Equal(t, uint64(1), st.RefusedReplayed)
 	require.Zero(t, st.Malformed)
 	require.Zero(t, st.UnsignedAccepted)
+
+	b.ResetStats()
+	st = b.Stats()
+	require.Zero(t, st.RefusedUnsigned+st.RefusedForged+st.RefusedStale+st.RefusedReplayed, "ResetStats kept refusals")
 }
 
 // TestSigningMigrationModeAcceptsUnsigned: in migration mode a bridge

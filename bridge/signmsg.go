@@ -84,6 +84,7 @@ type verdict uint8
 const (
 	verdictSigned   verdict = iota // signed, verified: apply
 	verdictUnsigned                // unsigned, accepted in migration mode: apply
+	// The refusals, after the verdicts that apply (see admit).
 	refusedUnsigned
 	refusedForged
 	refusedStale
@@ -227,20 +228,9 @@ func (n Notice) kind() string {
 // warns once per reason, since a refused message is either an attack or a
 // fleet whose keys disagree, and the latter loses invalidations.
 func (s *Sub) admit(v verdict, channel, kind string) bool {
-	switch v {
-	case verdictSigned:
+	s.stats.verdicts[v].Add(1)
+	if v <= verdictUnsigned {
 		return true
-	case verdictUnsigned:
-		s.stats.unsignedAccepted.Add(1)
-		return true
-	case refusedUnsigned:
-		s.stats.refusedUnsigned.Add(1)
-	case refusedForged:
-		s.stats.refusedForged.Add(1)
-	case refusedStale:
-		s.stats.refusedStale.Add(1)
-	case refusedReplayed:
-		s.stats.refusedReplayed.Add(1)
 	}
 	log := s.b.cfg.Logger.Debug
 	if s.sign.warned[v].CompareAndSwap(false, true) {

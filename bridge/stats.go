@@ -80,7 +80,7 @@ type Stats struct {
 type counters struct {
 	applied, filled, echoes, malformed, publishErrors, subscriptions, heartbeatMisses atomic.Uint64
 	queued, retried, dropped                                                          atomic.Uint64
-	unsignedAccepted, refusedUnsigned, refusedForged, refusedStale, refusedReplayed   atomic.Uint64
+	verdicts                                                                          [numVerdicts]atomic.Uint64 // of signed channels' messages, by verdict (signmsg.go)
 	forgedHeartbeats                                                                  atomic.Uint64
 	damped, dampFlushes, dampFolded                                                   atomic.Uint64
 	dampMaxDelay                                                                      atomic.Int64 // nanoseconds
@@ -114,11 +114,11 @@ func (s *Sub) Stats() Stats {
 
 		SentinelSwitches: s.b.stats.switches.Load(),
 
-		UnsignedAccepted: c.unsignedAccepted.Load(),
-		RefusedUnsigned:  c.refusedUnsigned.Load(),
-		RefusedForged:    c.refusedForged.Load(),
-		RefusedStale:     c.refusedStale.Load(),
-		RefusedReplayed:  c.refusedReplayed.Load(),
+		UnsignedAccepted: c.verdicts[verdictUnsigned].Load(),
+		RefusedUnsigned:  c.verdicts[refusedUnsigned].Load(),
+		RefusedForged:    c.verdicts[refusedForged].Load(),
+		RefusedStale:     c.verdicts[refusedStale].Load(),
+		RefusedReplayed:  c.verdicts[refusedReplayed].Load(),
 		ForgedHeartbeats: c.forgedHeartbeats.Load(),
 	}
 }
@@ -127,8 +127,11 @@ func (s *Sub) Stats() Stats {
 func (s *Sub) ResetStats() {
 	c := &s.stats
 	for _, v := range []*atomic.Uint64{&c.applied, &c.filled, &c.echoes, &c.malformed, &c.publishErrors, &c.subscriptions, &c.heartbeatMisses, &c.queued, &c.retried, &c.dropped,
-		&c.unsignedAccepted, &c.refusedUnsigned, &c.refusedForged, &c.refusedStale, &c.refusedReplayed, &c.forgedHeartbeats, &c.damped, &c.dampFlushes, &c.dampFolded} {
+		&c.forgedHeartbeats, &c.damped, &c.dampFlushes, &c.dampFolded} {
 		v.Store(0)
+	}
+	for i := range c.verdicts {
+		c.verdicts[i].Store(0)
 	}
 	c.dampMaxDelay.Store(0)
 }
