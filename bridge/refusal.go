@@ -29,8 +29,6 @@ type Refusal struct {
 	Err error
 	// At is when it was last refused.
 	At time.Time
-
-	key string // what clears it: the same command on the same channel
 }
 
 func (r *Refusal) Error() string { return r.Command + ": " + r.Err.Error() }
@@ -69,7 +67,8 @@ func Refused(err error) bool {
 	return false
 }
 
-// refusals are the bridge's standing refusals, by command and channel.
+// refusals are the bridge's standing refusals, keyed by what clears one:
+// the same command on the same channel succeeding.
 type refusals struct {
 	mu  sync.Mutex
 	now map[string]*Refusal
@@ -120,7 +119,7 @@ func (b *Bridge) checkRefusal(key, command string, err error) bool {
 			break
 		}
 	}
-	rs.now[key] = &Refusal{Command: command, Err: err, At: time.Now(), key: key}
+	rs.now[key] = &Refusal{Command: command, Err: err, At: time.Now()}
 	rs.mu.Unlock()
 	if old == nil || old.Err.Error() != err.Error() {
 		b.cfg.Logger.Error("slotcache: Redis refused a command; fix the ACL user, credentials or TLS certificates (retrying meanwhile)",
