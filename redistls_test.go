@@ -498,3 +498,57 @@ func TestRedisACLSentinelAndCluster(t *testing.T) {
 		tlsWorks(t, cluster.Nodes, true)
 	})
 }
+
+// TestRedisTLSAcrossRestart: engines on a TLS-only redis-server with
+// client certificates, one with a named cache, reconnect over TLS when the
+// server restarts: their subscriptions (the engine's and the named
+// cache's channel) come back, invalidations and the shared fill tier work
+// again, and any refusal met while the restarted server had not yet got
+// its ACL user back (redistest keeps no ACL file: SetUser runs again)
+// clears by itself.
+func TestRedisTLSAcrossRestart(t *testing.T) {
+	certs := redistest.NewCerts(t)
+	srv := redistest.StartTLS(t, certs, redistest.ClientCertRequired)
+	rule := tlsReadmeRule(t, true)
+	srv.SetUser(t, tlsUser, rule...)
+	tlsEnv(t, srv.UserURL(tlsUser, tlsPassword), certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
+	var log tlsLog
+	a := tlsEngine(t, &log, WithFill(FillPolicy{}))
+	b := tlsEngine(t, &log, WithFill(FillPolicy{}))
+	var l rtLoader
+	ca, err := NewCache[any](a, "named", l.load)
+	require.NoError(t, err)
+	cb, err := NewCache[any](b, "named", l.load)
+	require.NoError(t, err)
+	for _, e := range []*Engine{a, b, ca.e, cb.e} {
+		rtReady(t, e)
+	}
+	before := []uint64{a.Stats().Subscriptions, b.Stats().Subscriptions}
+
+	srv.Restart()
+	srv.SetUser(t, tlsUser, rule...)
+	for i, e := range []*Engine{a, b} {
+		require.Eventually(t, func() bool {
+			st := e.Stats()
+			return st.Subscribed && st.Subscriptions > before[i] && st.RedisRefusal == ""
+		}, rtWait, rtPoll, "no TLS resubscription after the restart: %+v\n%s", e.Stats(), &log)
+	}
+	// Both connections are back on both channels: the engine's and the
+	// named cache's.
+	srv.WaitSubscribers(t, "slotcache:invalidate", 2)
+	srv.WaitSubscribers(t, "slotcache:invalidate:named", 2)
+
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	require.Equal(t, "s#1", rtGet(t, a, "s", &l))
+	require.Equal(t, "s#1", rtGet(t, b, "s", &l), "b reads a's shared copy over TLS")
+	require.NoError(t, a.InvalidateConfirmed(ctx, "s"))
+	require.False(t, b.Cached("s"))
+
+	_, err = cb.Get(ctx, "n")
+	require.NoError(t, err)
+	require.NoError(t, ca.Invalidate(ctx, "n"))
+	require.Eventually(t, func() bool { return !cb.e.Cached("n") }, rtWait, rtPoll,
+		"the named cache's invalidation did not cross after the restart")
+	require.NotContains(t, log.String(), tlsPassword)
+}
