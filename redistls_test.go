@@ -297,8 +297,12 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
 		var log tlsLog
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
+		var l rtLoader
+		c, err := NewCache[any](e, "named", l.load, WithFill(FillPolicy{}))
+		require.NoError(t, err)
 		rtReady(t, e)
-		err := e.Invalidate(ctx(t), "s")
+		rtReady(t, c.e)
+		err = e.Invalidate(ctx(t), "s")
 		require.ErrorIs(t, err, ErrQueued)
 		require.ErrorContains(t, err, "no permissions to run the 'publish' command")
 		refusedOnce(t, &log, "PUBLISH slotcache:invalidate:heartbeat:", "'publish'")
@@ -307,10 +311,21 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll,
 			"without its heartbeat, the subscription is resynced")
 
+		// The named cache's channel is refused too, logged once under its
+		// own name, and shows in the named cache's Stats.
+		err = c.Invalidate(ctx(t), "n")
+		require.ErrorIs(t, err, ErrQueued)
+		require.ErrorContains(t, err, "'publish'")
+		require.Eventually(t, func() bool { return log.count(tlsRefusedAgain, `command="PUBLISH slotcache:invalidate:named"`) >= 1 }, rtWait, rtPoll, "%s", &log)
+		require.Equal(t, 1, log.count(tlsRefused, `command="PUBLISH slotcache:invalidate:named"`), "%s", &log)
+		require.True(t, refusal(c.e, "PUBLISH", "'publish'")())
+
 		srv.SetUser(t, tlsUser, "+publish")
-		require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
-			"the right is back, yet the refusal stays or the invalidation is still queued")
-		require.Positive(t, e.Stats().OutboxRetried)
+		for _, e := range []*Engine{e, c.e} {
+			require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
+				"the right is back, yet the refusal stays or the invalidation is still queued")
+			require.Positive(t, e.Stats().OutboxRetried)
+		}
 	})
 
 	t.Run("channel pattern", func(t *testing.T) {
