@@ -382,44 +382,37 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		require.Equal(t, 1, log.count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
 	})
 
-	t.Run("wrong password", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, srv.UserURL(tlsUser, "not-"+tlsPassword), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "WRONGPASS")
-		require.True(t, refusal(e, "WRONGPASS")())
-		require.ErrorContains(t, e.Invalidate(ctx(t), "s"), "WRONGPASS")
-		require.NotContains(t, log.String(), "not-"+tlsPassword)
-	})
-
-	t.Run("no password", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, srv.URL(), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "NOAUTH")
-		require.True(t, refusal(e, "NOAUTH")())
-	})
-
-	t.Run("wrong CA", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, url(srv), redistest.NewCerts(t).CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "x509: certificate signed by unknown authority")
-		require.True(t, refusal(e, "x509")())
-	})
-
-	t.Run("client certificate required", func(t *testing.T) {
-		srv := redistest.StartTLS(t, certs, redistest.ClientCertRequired)
-		srv.SetUser(t, tlsUser, full...)
-		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "tls: certificate required")
-		require.True(t, refusal(e, "certificate required")())
-	})
+	// Credentials or trust broken: the subscription is refused with Redis's
+	// or the handshake's own words, and an invalidation is queued.
+	for _, tc := range []struct {
+		name string
+		auth redistest.AuthClients
+		url  func(srv *redistest.Server) string
+		ca   func() string
+		want string
+	}{
+		{"wrong password", redistest.ClientCertOptional,
+			func(srv *redistest.Server) string { return srv.UserURL(tlsUser, "not-"+tlsPassword) },
+			func() string { return certs.CAFile }, "WRONGPASS"},
+		{"no password", redistest.ClientCertOptional, (*redistest.Server).URL,
+			func() string { return certs.CAFile }, "NOAUTH"},
+		{"wrong CA", redistest.ClientCertOptional, url,
+			func() string { return redistest.NewCerts(t).CAFile }, "x509: certificate signed by unknown authority"},
+		{"client certificate required", redistest.ClientCertRequired, url,
+			func() string { return certs.CAFile }, "tls: certificate required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.StartTLS(t, certs, tc.auth)
+			srv.SetUser(t, tlsUser, full...)
+			tlsEnv(t, tc.url(srv), tc.ca(), "", "")
+			var log tlsLog
+			e := tlsEngine(t, &log)
+			refusedOnce(t, &log, "SUBSCRIBE ", tc.want)
+			require.True(t, refusal(e, tc.want)())
+			require.ErrorIs(t, e.Invalidate(ctx(t), "s"), ErrQueued)
+			require.NotContains(t, log.String(), "not-"+tlsPassword)
+		})
+	}
 }
 
 // tlsReadmeLine returns the fields after "ACL SETUSER <user> " of the
