@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -42,11 +43,8 @@ func Refused(err error) bool {
 	if err == nil {
 		return false
 	}
-	if redis.IsPermissionError(err) || redis.IsAuthError(err) {
+	if noPermission(err) || redis.IsAuthError(err) {
 		return true
-	}
-	if strings.Contains(err.Error(), "The user executing the script can't") {
-		return true // NOPERM inside a script, as Redis 7 words it
 	}
 	var (
 		unknownCA x509.UnknownAuthorityError
@@ -65,6 +63,13 @@ func Refused(err error) bool {
 		return true // a TLS alert: the server refused the handshake or the client certificate
 	}
 	return false
+}
+
+// noPermission reports whether err is Redis refusing one command (NOPERM),
+// as opposed to the connection itself (credentials, TLS).
+func noPermission(err error) bool {
+	return redis.IsPermissionError(err) ||
+		strings.Contains(err.Error(), "The user executing the script can't") // NOPERM inside a script, as Redis 7 words it
 }
 
 // refusals are the bridge's standing refusals, keyed by what clears one:
@@ -91,6 +96,29 @@ func (b *Bridge) Refusal() *Refusal {
 	}
 	cp := *last
 	return &cp
+}
+
+// gaveUp returns err, a PUBLISH on channel abandoned at its deadline,
+// with the standing refusal that explains it: that PUBLISH's own, or one
+// of the connection (credentials, TLS) that every command meets. go-redis
+// retries a refused dial (five times, 100 ms apart) for longer than the
+// publish timeout, so this publish's own refusal arrives after its caller
+// has gone; the subscription's, met on the same dial, is known already.
+func (b *Bridge) gaveUp(channel string, err error) error {
+	rs := &b.refusals
+	rs.mu.Lock()
+	r := rs.now["PUBLISH "+channel]
+	for _, o := range rs.now {
+		if r == nil && !noPermission(o.Err) {
+			r = o
+		}
+	}
+	rs.mu.Unlock()
+	if r == nil {
+		return err
+	}
+	cp := *r
+	return fmt.Errorf("%w; refused: %w", err, &cp)
 }
 
 // checkRefusal records err as a refusal of command, keyed by key (see
