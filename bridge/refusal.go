@@ -58,7 +58,7 @@ func Refused(err error) bool {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
 		return true // the server's certificate is not trusted
 	case errors.As(err, &header):
-		return true // the server does not speak TLS: a rediss:// URL to a plain port
+		return true // the server answered, but not in TLS: not a redis-server's plain port, which stays silent (see the README)
 	case errors.As(err, &op) && op.Op == "remote error":
 		return true // a TLS alert: the server refused the handshake or the client certificate
 	}
