@@ -7,19 +7,18 @@ package slotcache
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/slotcache/slotcache/internal/logtest"
 	"github.com/slotcache/slotcache/internal/redistest"
 )
 
@@ -62,53 +61,9 @@ func without(t *testing.T, rule []string, drop ...string) []string {
 	return slices.DeleteFunc(slices.Clone(rule), func(r string) bool { return slices.Contains(drop, r) })
 }
 
-// tlsLog is a slog.Handler that keeps "LEVEL msg key=value..." lines.
-type tlsLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *tlsLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *tlsLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *tlsLog) WithGroup(string) slog.Handler            { return l }
-func (l *tlsLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%q", a.Key, a.Value.String())
-		return true
-	})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, b.String())
-	return nil
-}
-
-// count returns how many lines start with prefix and contain every part.
-func (l *tlsLog) count(prefix string, parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-next:
-	for _, line := range l.lines {
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
-}
-
-func (l *tlsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
+// tlsLog records the engines' logs with values quoted, so that a part
+// can match a value's start: `command="PUBLISH x`.
+type tlsLog = logtest.Recorder
 
 // The refusal log line, as the bridge writes it.
 const (
@@ -175,7 +130,7 @@ func TestRedisTLSACLEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
 
-	var logA, logB tlsLog
+	logA, logB := tlsLog{Quote: true}, tlsLog{Quote: true}
 	tlsEnv(t, srv.UserURL(tlsUser, tlsPassword), certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
 	a := tlsEngine(t, &logA, WithFill(FillPolicy{}))
 	tlsEnv(t, srv.URL(), "", "", "")
@@ -243,7 +198,7 @@ func TestRedisTLSACLEndToEnd(t *testing.T) {
 
 	for _, log := range []*tlsLog{&logA, &logB} {
 		require.NotContains(t, log.String(), tlsPassword)
-		require.Zero(t, log.count("ERROR"), "%s", log)
+		require.Zero(t, log.Count("ERROR"), "%s", log)
 	}
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
@@ -276,8 +231,8 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	refusedOnce := func(t *testing.T, log *tlsLog, command string, parts ...string) {
 		t.Helper()
 		want := append([]string{`command="` + command}, parts...)
-		require.Eventually(t, func() bool { return log.count(tlsRefusedAgain, want...) >= 2 }, rtWait, rtPoll, "%s", log)
-		require.Equal(t, 1, log.count(tlsRefused, want...), "%s", log)
+		require.Eventually(t, func() bool { return log.Count(tlsRefusedAgain, want...) >= 2 }, rtWait, rtPoll, "%s", log)
+		require.Equal(t, 1, log.Count(tlsRefused, want...), "%s", log)
 		require.NotContains(t, log.String(), tlsPassword)
 	}
 	refusal := func(e *Engine, parts ...string) func() bool {
@@ -295,7 +250,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("publish", func(t *testing.T) {
 		srv := start(t, without(t, full, "+publish"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
 		var l rtLoader
 		c, err := NewCache[any](e, "named", l.load, WithFill(FillPolicy{}))
@@ -306,7 +261,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		require.ErrorIs(t, err, ErrQueued)
 		require.ErrorContains(t, err, "no permissions to run the 'publish' command")
 		refusedOnce(t, &log, "PUBLISH slotcache:invalidate:heartbeat:", "'publish'")
-		require.Equal(t, 1, log.count(tlsRefused, `command="PUBLISH slotcache:invalidate"`), "%s", &log)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="PUBLISH slotcache:invalidate"`), "%s", &log)
 		require.Eventually(t, refusal(e, "PUBLISH slotcache:invalidate", "'publish'"), rtWait, rtPoll)
 		require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll,
 			"without its heartbeat, the subscription is resynced")
@@ -316,8 +271,8 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		err = c.Invalidate(ctx(t), "n")
 		require.ErrorIs(t, err, ErrQueued)
 		require.ErrorContains(t, err, "'publish'")
-		require.Eventually(t, func() bool { return log.count(tlsRefusedAgain, `command="PUBLISH slotcache:invalidate:named"`) >= 1 }, rtWait, rtPoll, "%s", &log)
-		require.Equal(t, 1, log.count(tlsRefused, `command="PUBLISH slotcache:invalidate:named"`), "%s", &log)
+		require.Eventually(t, func() bool { return log.Count(tlsRefusedAgain, `command="PUBLISH slotcache:invalidate:named"`) >= 1 }, rtWait, rtPoll, "%s", &log)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="PUBLISH slotcache:invalidate:named"`), "%s", &log)
 		require.True(t, refusal(c.e, "PUBLISH", "'publish'")())
 
 		srv.SetUser(t, tlsUser, "+publish")
@@ -331,7 +286,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("channel pattern", func(t *testing.T) {
 		srv := start(t, without(t, full, "&slotcache:invalidate:*"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log)
 		refusedOnce(t, &log, "SUBSCRIBE slotcache:invalidate:heartbeat:", "NOPERM", "channels")
 		require.True(t, refusal(e, "SUBSCRIBE", "channels")())
@@ -345,7 +300,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("subscribe", func(t *testing.T) {
 		srv := start(t, without(t, full, "+subscribe"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log)
 		refusedOnce(t, &log, "SUBSCRIBE ", "'subscribe'")
 		require.True(t, refusal(e, "SUBSCRIBE", "'subscribe'")())
@@ -354,13 +309,13 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("key patterns", func(t *testing.T) {
 		srv := start(t, without(t, full, "~{slotcache:invalidate:*"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
 		rtReady(t, e)
 		var l rtLoader
 		rtGet(t, e, "s", &l)
 		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.count("WARN slotcache: fill", `outcome="degraded"`, "NOPERM", "keys"), "%s", &log)
+		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "NOPERM", "keys"), "%s", &log)
 
 		err := e.Invalidate(ctx(t), "s")
 		require.ErrorIs(t, err, ErrQueued)
@@ -373,13 +328,13 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("evalsha", func(t *testing.T) {
 		srv := start(t, without(t, full, "+evalsha"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
 		rtReady(t, e)
 		var l rtLoader
 		rtGet(t, e, "s", &l)
 		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
+		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
 	})
 
 	// Credentials or trust broken: the subscription is refused with Redis's
@@ -405,7 +360,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 			srv := redistest.StartTLS(t, certs, tc.auth)
 			srv.SetUser(t, tlsUser, full...)
 			tlsEnv(t, tc.url(srv), tc.ca(), "", "")
-			var log tlsLog
+			log := tlsLog{Quote: true}
 			e := tlsEngine(t, &log)
 			refusedOnce(t, &log, "SUBSCRIBE ", tc.want)
 			require.True(t, refusal(e, tc.want)())
@@ -449,7 +404,7 @@ func tlsWorks(t *testing.T, servers []*redistest.Server, cluster bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
-	var log tlsLog
+	log := tlsLog{Quote: true}
 	a := tlsEngine(t, &log, WithFill(FillPolicy{}), WithHeartbeat(200*time.Millisecond))
 	b := tlsEngine(t, &log, WithFill(FillPolicy{}), WithHeartbeat(200*time.Millisecond))
 	rtReady(t, a)
@@ -475,7 +430,7 @@ func tlsWorks(t *testing.T, servers []*redistest.Server, cluster bool) {
 	for _, e := range []*Engine{a, b} {
 		require.Empty(t, e.Stats().RedisRefusal)
 	}
-	require.Zero(t, log.count("ERROR"), "%s", &log)
+	require.Zero(t, log.Count("ERROR"), "%s", &log)
 	for _, s := range servers {
 		require.Empty(t, s.ACLDenials(t), "%s refused something", s.Addr())
 	}
@@ -529,7 +484,7 @@ func TestRedisTLSAcrossRestart(t *testing.T) {
 	rule := tlsReadmeRule(t, true)
 	srv.SetUser(t, tlsUser, rule...)
 	tlsEnv(t, srv.UserURL(tlsUser, tlsPassword), certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
-	var log tlsLog
+	log := tlsLog{Quote: true}
 	a := tlsEngine(t, &log, WithFill(FillPolicy{}))
 	b := tlsEngine(t, &log, WithFill(FillPolicy{}))
 	var l rtLoader
