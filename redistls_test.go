@@ -7,6 +7,7 @@ package slotcache
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
@@ -335,6 +336,18 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		rtGet(t, e, "s", &l)
 		require.EqualValues(t, 1, e.Stats().FillDegraded)
 		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
+		// Every miss degrades while it lasts: the refusal is the engine's,
+		// for the gauge and the Error log, as a refused PUBLISH is.
+		require.True(t, refusal(e, "fill", "'evalsha'")(), "RedisRefusal %q", e.Stats().RedisRefusal)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="fill`, "'evalsha'"), "%s", &log)
+
+		srv.SetUser(t, tlsUser, "+evalsha")
+		n := 0
+		require.Eventually(t, func() bool { // misses probe Redis past the breaker's cool-down
+			n++
+			rtGet(t, e, fmt.Sprint("after-", n), &l)
+			return e.Stats().RedisRefusal == ""
+		}, rtWait, rtPoll, "the right is back, yet the fill's refusal stays")
 	})
 
 	// Credentials or trust broken: the subscription is refused with Redis's

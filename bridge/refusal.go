@@ -158,6 +158,14 @@ func (b *Bridge) checkRefusal(key, command string, err error) bool {
 	return true
 }
 
+// ReportRefusal records err, from a command the bridge does not run
+// itself (the fill tier's, on the same Redis user), as a refusal of
+// command (see Refusal), and reports whether it is one; a nil err clears
+// command's refusal.
+func (b *Bridge) ReportRefusal(command string, err error) bool {
+	return b.checkRefusal(command, command, err)
+}
+
 // maxRefusals bounds the standing refusals kept: one per command and
 // channel, and the answers to confirmations go to one channel per asking
 // instance, which may be gone before a refused answer is ever retried.
