@@ -358,16 +358,20 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		url  func(srv *redistest.Server) string
 		ca   func() string
 		want string
+		// fix, if not nil, mends the server's side: the engine must then
+		// recover by itself.
+		fix func(srv *redistest.Server)
 	}{
 		{"wrong password", redistest.ClientCertOptional,
 			func(srv *redistest.Server) string { return srv.UserURL(tlsUser, "not-"+tlsPassword) },
-			func() string { return certs.CAFile }, "WRONGPASS"},
+			func() string { return certs.CAFile }, "WRONGPASS",
+			func(srv *redistest.Server) { srv.SetUser(t, tlsUser, ">not-"+tlsPassword) }},
 		{"no password", redistest.ClientCertOptional, (*redistest.Server).URL,
-			func() string { return certs.CAFile }, "NOAUTH"},
+			func() string { return certs.CAFile }, "NOAUTH", nil},
 		{"wrong CA", redistest.ClientCertOptional, url,
-			func() string { return redistest.NewCerts(t).CAFile }, "x509: certificate signed by unknown authority"},
+			func() string { return redistest.NewCerts(t).CAFile }, "x509: certificate signed by unknown authority", nil},
 		{"client certificate required", redistest.ClientCertRequired, url,
-			func() string { return certs.CAFile }, "tls: certificate required"},
+			func() string { return certs.CAFile }, "tls: certificate required", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := redistest.StartTLS(t, certs, tc.auth)
@@ -388,6 +392,14 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 			require.ErrorIs(t, err, ErrQueued)
 			require.ErrorContains(t, err, tc.want)
 			require.NotContains(t, log.String(), "not-"+tlsPassword)
+			if tc.fix == nil {
+				return
+			}
+			tc.fix(srv)
+			rtReady(t, e)
+			require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
+				"the server accepts the password now, yet the refusal stays or invalidations are still queued")
+			require.Positive(t, e.Stats().OutboxRetried)
 		})
 	}
 }
