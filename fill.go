@@ -240,7 +240,21 @@ func (e *Engine) newFiller() *fill.Coordinator {
 		Logger:    e.cfg.logger,
 		Observe:   e.observe,
 		Signing:   e.cfg.fillSigning(), // see signing.go
+		Refused:   e.fillRefused("fill " + prefix),
 	})
+}
+
+// fillRefused returns what tells the engine's bridge of the shared tier's
+// refusals, which it shows with its own (Stats.RedisRefusal, the Error
+// log), under command. The Sub exists before any load runs, as for
+// fillNotice.
+func (e *Engine) fillRefused(command string) func(error) bool {
+	return func(err error) bool {
+		if e.sub == nil {
+			return false
+		}
+		return e.sub.Bridge().ReportRefusal(command, err)
+	}
 }
 
 // fillNotice is the payload of the notice that slotID was filled: signed

@@ -69,11 +69,11 @@ func (c *config) dialRedis() redis.UniversalClient {
 		return redis.NewFailoverClient(c.failoverOptions())
 	case redisCluster:
 		o, _ := redis.ParseClusterURL(c.redisURL)
-		c.dial.cluster(o)
+		c.dial.apply(&o.TLSConfig, &o.Username, &o.Password)
 		return redis.NewClusterClient(o)
 	default:
 		o, _ := redis.ParseURL(c.redisURL)
-		c.dial.node(o)
+		c.dial.apply(&o.TLSConfig, &o.Username, &o.Password)
 		return redis.NewClient(o)
 	}
 }
@@ -88,7 +88,7 @@ func (c *config) failoverOptions() *redis.FailoverOptions {
 	} else {
 		o, _ = redis.ParseFailoverURL(c.redisURL)
 	}
-	c.dial.failover(o)
+	c.dial.apply(&o.TLSConfig, &o.Username, &o.Password)
 	return o
 }
 

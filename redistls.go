@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The environment variables FromEnv reads for the Redis client it dials,
@@ -138,31 +136,15 @@ func urlError(err error) error {
 	return err
 }
 
-// node applies d to the options of a single server.
-func (d *dialConfig) node(o *redis.Options) {
+// apply sets d on the fields a client's options (redis.Options,
+// FailoverOptions, ClusterOptions) have in common: TLS for every
+// connection, and the credentials where the options have none. With
+// Sentinel, those are the servers' (the URL's user and password are the
+// sentinels', as go-redis reads it).
+func (d *dialConfig) apply(tlsConfig **tls.Config, username, password *string) {
 	if d.tls != nil {
-		o.TLSConfig = d.tls.Clone()
+		*tlsConfig = d.tls.Clone()
 	}
-	o.Username = cmp.Or(o.Username, d.username)
-	o.Password = cmp.Or(o.Password, d.password)
-}
-
-// failover applies d to Sentinel options: TLS for the sentinels and the
-// servers, credentials for the servers (the URL's user and password are
-// the sentinels', as go-redis reads it).
-func (d *dialConfig) failover(o *redis.FailoverOptions) {
-	if d.tls != nil {
-		o.TLSConfig = d.tls.Clone()
-	}
-	o.Username = cmp.Or(o.Username, d.username)
-	o.Password = cmp.Or(o.Password, d.password)
-}
-
-// cluster applies d to Cluster options.
-func (d *dialConfig) cluster(o *redis.ClusterOptions) {
-	if d.tls != nil {
-		o.TLSConfig = d.tls.Clone()
-	}
-	o.Username = cmp.Or(o.Username, d.username)
-	o.Password = cmp.Or(o.Password, d.password)
+	*username = cmp.Or(*username, d.username)
+	*password = cmp.Or(*password, d.password)
 }

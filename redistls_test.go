@@ -13,13 +13,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/slotcache/slotcache/internal/logtest"
 	"github.com/slotcache/slotcache/internal/redistest"
 )
 
@@ -62,53 +62,9 @@ func without(t *testing.T, rule []string, drop ...string) []string {
 	return slices.DeleteFunc(slices.Clone(rule), func(r string) bool { return slices.Contains(drop, r) })
 }
 
-// tlsLog is a slog.Handler that keeps "LEVEL msg key=value..." lines.
-type tlsLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *tlsLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *tlsLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *tlsLog) WithGroup(string) slog.Handler            { return l }
-func (l *tlsLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%q", a.Key, a.Value.String())
-		return true
-	})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, b.String())
-	return nil
-}
-
-// count returns how many lines start with prefix and contain every part.
-func (l *tlsLog) count(prefix string, parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-next:
-	for _, line := range l.lines {
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
-}
-
-func (l *tlsLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
+// tlsLog records the engines' logs with values quoted, so that a part
+// can match a value's start: `command="PUBLISH x`.
+type tlsLog = logtest.Recorder
 
 // The refusal log line, as the bridge writes it.
 const (
@@ -175,7 +131,7 @@ func TestRedisTLSACLEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
 
-	var logA, logB tlsLog
+	logA, logB := tlsLog{Quote: true}, tlsLog{Quote: true}
 	tlsEnv(t, srv.UserURL(tlsUser, tlsPassword), certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
 	a := tlsEngine(t, &logA, WithFill(FillPolicy{}))
 	tlsEnv(t, srv.URL(), "", "", "")
@@ -243,7 +199,7 @@ func TestRedisTLSACLEndToEnd(t *testing.T) {
 
 	for _, log := range []*tlsLog{&logA, &logB} {
 		require.NotContains(t, log.String(), tlsPassword)
-		require.Zero(t, log.count("ERROR"), "%s", log)
+		require.Zero(t, log.Count("ERROR"), "%s", log)
 	}
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
@@ -276,8 +232,8 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	refusedOnce := func(t *testing.T, log *tlsLog, command string, parts ...string) {
 		t.Helper()
 		want := append([]string{`command="` + command}, parts...)
-		require.Eventually(t, func() bool { return log.count(tlsRefusedAgain, want...) >= 2 }, rtWait, rtPoll, "%s", log)
-		require.Equal(t, 1, log.count(tlsRefused, want...), "%s", log)
+		require.Eventually(t, func() bool { return log.Count(tlsRefusedAgain, want...) >= 2 }, rtWait, rtPoll, "%s", log)
+		require.Equal(t, 1, log.Count(tlsRefused, want...), "%s", log)
 		require.NotContains(t, log.String(), tlsPassword)
 	}
 	refusal := func(e *Engine, parts ...string) func() bool {
@@ -295,28 +251,43 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("publish", func(t *testing.T) {
 		srv := start(t, without(t, full, "+publish"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
+		var l rtLoader
+		c, err := NewCache[any](e, "named", l.load, WithFill(FillPolicy{}))
+		require.NoError(t, err)
 		rtReady(t, e)
-		err := e.Invalidate(ctx(t), "s")
+		rtReady(t, c.e)
+		err = e.Invalidate(ctx(t), "s")
 		require.ErrorIs(t, err, ErrQueued)
 		require.ErrorContains(t, err, "no permissions to run the 'publish' command")
 		refusedOnce(t, &log, "PUBLISH slotcache:invalidate:heartbeat:", "'publish'")
-		require.Equal(t, 1, log.count(tlsRefused, `command="PUBLISH slotcache:invalidate"`), "%s", &log)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="PUBLISH slotcache:invalidate"`), "%s", &log)
 		require.Eventually(t, refusal(e, "PUBLISH slotcache:invalidate", "'publish'"), rtWait, rtPoll)
 		require.Eventually(t, func() bool { return e.Stats().HeartbeatMisses > 0 }, rtWait, rtPoll,
 			"without its heartbeat, the subscription is resynced")
 
+		// The named cache's channel is refused too, logged once under its
+		// own name, and shows in the named cache's Stats.
+		err = c.Invalidate(ctx(t), "n")
+		require.ErrorIs(t, err, ErrQueued)
+		require.ErrorContains(t, err, "'publish'")
+		require.Eventually(t, func() bool { return log.Count(tlsRefusedAgain, `command="PUBLISH slotcache:invalidate:named"`) >= 1 }, rtWait, rtPoll, "%s", &log)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="PUBLISH slotcache:invalidate:named"`), "%s", &log)
+		require.True(t, refusal(c.e, "PUBLISH", "'publish'")())
+
 		srv.SetUser(t, tlsUser, "+publish")
-		require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
-			"the right is back, yet the refusal stays or the invalidation is still queued")
-		require.Positive(t, e.Stats().OutboxRetried)
+		for _, e := range []*Engine{e, c.e} {
+			require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
+				"the right is back, yet the refusal stays or the invalidation is still queued")
+			require.Positive(t, e.Stats().OutboxRetried)
+		}
 	})
 
 	t.Run("channel pattern", func(t *testing.T) {
 		srv := start(t, without(t, full, "&slotcache:invalidate:*"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log)
 		refusedOnce(t, &log, "SUBSCRIBE slotcache:invalidate:heartbeat:", "NOPERM", "channels")
 		require.True(t, refusal(e, "SUBSCRIBE", "channels")())
@@ -330,7 +301,7 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("subscribe", func(t *testing.T) {
 		srv := start(t, without(t, full, "+subscribe"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log)
 		refusedOnce(t, &log, "SUBSCRIBE ", "'subscribe'")
 		require.True(t, refusal(e, "SUBSCRIBE", "'subscribe'")())
@@ -339,13 +310,13 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("key patterns", func(t *testing.T) {
 		srv := start(t, without(t, full, "~{slotcache:invalidate:*"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
 		rtReady(t, e)
 		var l rtLoader
 		rtGet(t, e, "s", &l)
 		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.count("WARN slotcache: fill", `outcome="degraded"`, "NOPERM", "keys"), "%s", &log)
+		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "NOPERM", "keys"), "%s", &log)
 
 		err := e.Invalidate(ctx(t), "s")
 		require.ErrorIs(t, err, ErrQueued)
@@ -358,53 +329,79 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	t.Run("evalsha", func(t *testing.T) {
 		srv := start(t, without(t, full, "+evalsha"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
+		log := tlsLog{Quote: true}
 		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
 		rtReady(t, e)
 		var l rtLoader
 		rtGet(t, e, "s", &l)
 		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
+		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
+		// Every miss degrades while it lasts: the refusal is the engine's,
+		// for the gauge and the Error log, as a refused PUBLISH is.
+		require.True(t, refusal(e, "fill", "'evalsha'")(), "RedisRefusal %q", e.Stats().RedisRefusal)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="fill`, "'evalsha'"), "%s", &log)
+
+		srv.SetUser(t, tlsUser, "+evalsha")
+		n := 0
+		require.Eventually(t, func() bool { // misses probe Redis past the breaker's cool-down
+			n++
+			rtGet(t, e, fmt.Sprint("after-", n), &l)
+			return e.Stats().RedisRefusal == ""
+		}, rtWait, rtPoll, "the right is back, yet the fill's refusal stays")
 	})
 
-	t.Run("wrong password", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, srv.UserURL(tlsUser, "not-"+tlsPassword), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "WRONGPASS")
-		require.True(t, refusal(e, "WRONGPASS")())
-		require.ErrorContains(t, e.Invalidate(ctx(t), "s"), "WRONGPASS")
-		require.NotContains(t, log.String(), "not-"+tlsPassword)
-	})
-
-	t.Run("no password", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, srv.URL(), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "NOAUTH")
-		require.True(t, refusal(e, "NOAUTH")())
-	})
-
-	t.Run("wrong CA", func(t *testing.T) {
-		srv := start(t, full)
-		tlsEnv(t, url(srv), redistest.NewCerts(t).CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "x509: certificate signed by unknown authority")
-		require.True(t, refusal(e, "x509")())
-	})
-
-	t.Run("client certificate required", func(t *testing.T) {
-		srv := redistest.StartTLS(t, certs, redistest.ClientCertRequired)
-		srv.SetUser(t, tlsUser, full...)
-		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		var log tlsLog
-		e := tlsEngine(t, &log)
-		refusedOnce(t, &log, "SUBSCRIBE ", "tls: certificate required")
-		require.True(t, refusal(e, "certificate required")())
-	})
+	// Credentials or trust broken: the subscription is refused with Redis's
+	// or the handshake's own words, and an invalidation is queued.
+	for _, tc := range []struct {
+		name string
+		auth redistest.AuthClients
+		url  func(srv *redistest.Server) string
+		ca   func() string
+		want string
+		// fix, if not nil, mends the server's side: the engine must then
+		// recover by itself.
+		fix func(srv *redistest.Server)
+	}{
+		{"wrong password", redistest.ClientCertOptional,
+			func(srv *redistest.Server) string { return srv.UserURL(tlsUser, "not-"+tlsPassword) },
+			func() string { return certs.CAFile }, "WRONGPASS",
+			func(srv *redistest.Server) { srv.SetUser(t, tlsUser, ">not-"+tlsPassword) }},
+		{"no password", redistest.ClientCertOptional, (*redistest.Server).URL,
+			func() string { return certs.CAFile }, "NOAUTH", nil},
+		{"wrong CA", redistest.ClientCertOptional, url,
+			func() string { return redistest.NewCerts(t).CAFile }, "x509: certificate signed by unknown authority", nil},
+		{"client certificate required", redistest.ClientCertRequired, url,
+			func() string { return certs.CAFile }, "tls: certificate required", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.StartTLS(t, certs, tc.auth)
+			srv.SetUser(t, tlsUser, full...)
+			tlsEnv(t, tc.url(srv), tc.ca(), "", "")
+			log := tlsLog{Quote: true}
+			e := tlsEngine(t, &log)
+			refusedOnce(t, &log, "SUBSCRIBE ", tc.want)
+			require.True(t, refusal(e, tc.want)())
+			// As the README says, Invalidate's error names the refusal,
+			// even where go-redis's dial retries outlast the publish
+			// timeout (TLS refusals come from the dial).
+			err := e.Invalidate(ctx(t), "s")
+			require.ErrorIs(t, err, ErrQueued)
+			require.ErrorContains(t, err, tc.want)
+			// The next goes behind it in the outbox, and says why too.
+			err = e.Invalidate(ctx(t), "t")
+			require.ErrorIs(t, err, ErrQueued)
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, log.String(), "not-"+tlsPassword)
+			if tc.fix == nil {
+				return
+			}
+			tc.fix(srv)
+			rtReady(t, e)
+			require.Eventually(t, func() bool { st := e.Stats(); return st.RedisRefusal == "" && st.OutboxSize == 0 }, rtWait, rtPoll,
+				"the server accepts the password now, yet the refusal stays or invalidations are still queued")
+			require.Positive(t, e.Stats().OutboxRetried)
+		})
+	}
 }
 
 // tlsReadmeLine returns the fields after "ACL SETUSER <user> " of the
@@ -432,7 +429,7 @@ func tlsWorks(t *testing.T, servers []*redistest.Server, cluster bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
 	defer cancel()
-	var log tlsLog
+	log := tlsLog{Quote: true}
 	a := tlsEngine(t, &log, WithFill(FillPolicy{}), WithHeartbeat(200*time.Millisecond))
 	b := tlsEngine(t, &log, WithFill(FillPolicy{}), WithHeartbeat(200*time.Millisecond))
 	rtReady(t, a)
@@ -458,7 +455,7 @@ func tlsWorks(t *testing.T, servers []*redistest.Server, cluster bool) {
 	for _, e := range []*Engine{a, b} {
 		require.Empty(t, e.Stats().RedisRefusal)
 	}
-	require.Zero(t, log.count("ERROR"), "%s", &log)
+	require.Zero(t, log.Count("ERROR"), "%s", &log)
 	for _, s := range servers {
 		require.Empty(t, s.ACLDenials(t), "%s refused something", s.Addr())
 	}
@@ -497,4 +494,58 @@ func TestRedisACLSentinelAndCluster(t *testing.T) {
 		t.Setenv("REDIS_PASSWORD", tlsPassword)
 		tlsWorks(t, cluster.Nodes, true)
 	})
+}
+
+// TestRedisTLSAcrossRestart: engines on a TLS-only redis-server with
+// client certificates, one with a named cache, reconnect over TLS when the
+// server restarts: their subscriptions (the engine's and the named
+// cache's channel) come back, invalidations and the shared fill tier work
+// again, and any refusal met while the restarted server had not yet got
+// its ACL user back (redistest keeps no ACL file: SetUser runs again)
+// clears by itself.
+func TestRedisTLSAcrossRestart(t *testing.T) {
+	certs := redistest.NewCerts(t)
+	srv := redistest.StartTLS(t, certs, redistest.ClientCertRequired)
+	rule := tlsReadmeRule(t, true)
+	srv.SetUser(t, tlsUser, rule...)
+	tlsEnv(t, srv.UserURL(tlsUser, tlsPassword), certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
+	log := tlsLog{Quote: true}
+	a := tlsEngine(t, &log, WithFill(FillPolicy{}))
+	b := tlsEngine(t, &log, WithFill(FillPolicy{}))
+	var l rtLoader
+	ca, err := NewCache[any](a, "named", l.load)
+	require.NoError(t, err)
+	cb, err := NewCache[any](b, "named", l.load)
+	require.NoError(t, err)
+	for _, e := range []*Engine{a, b, ca.e, cb.e} {
+		rtReady(t, e)
+	}
+	before := []uint64{a.Stats().Subscriptions, b.Stats().Subscriptions}
+
+	srv.Restart()
+	srv.SetUser(t, tlsUser, rule...)
+	for i, e := range []*Engine{a, b} {
+		require.Eventually(t, func() bool {
+			st := e.Stats()
+			return st.Subscribed && st.Subscriptions > before[i] && st.RedisRefusal == ""
+		}, rtWait, rtPoll, "no TLS resubscription after the restart: %+v\n%s", e.Stats(), &log)
+	}
+	// Both connections are back on both channels: the engine's and the
+	// named cache's.
+	srv.WaitSubscribers(t, "slotcache:invalidate", 2)
+	srv.WaitSubscribers(t, "slotcache:invalidate:named", 2)
+
+	ctx, cancel := context.WithTimeout(context.Background(), rtWait)
+	defer cancel()
+	require.Equal(t, "s#1", rtGet(t, a, "s", &l))
+	require.Equal(t, "s#1", rtGet(t, b, "s", &l), "b reads a's shared copy over TLS")
+	require.NoError(t, a.InvalidateConfirmed(ctx, "s"))
+	require.False(t, b.Cached("s"))
+
+	_, err = cb.Get(ctx, "n")
+	require.NoError(t, err)
+	require.NoError(t, ca.Invalidate(ctx, "n"))
+	require.Eventually(t, func() bool { return !cb.e.Cached("n") }, rtWait, rtPoll,
+		"the named cache's invalidation did not cross after the restart")
+	require.NotContains(t, log.String(), tlsPassword)
 }

@@ -177,7 +177,7 @@ func (b *Bridge) publish(ctx context.Context, channel string, payload []byte) (i
 	case r := <-done:
 		return r.n, r.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, b.gaveUp(channel, ctx.Err())
 	}
 }
 

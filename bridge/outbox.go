@@ -189,7 +189,7 @@ func (s *Sub) enqueue(ctx context.Context, slotID string, cause error, att <-cha
 		case <-changed:
 		case <-ctx.Done():
 			if cause == nil {
-				cause = ctx.Err()
+				cause = b.gaveUp(s.channel, ctx.Err())
 			}
 			return fmt.Errorf("slotcache: publish invalidation of %q to %q: %w: %w", slotID, s.channel, ErrQueued, cause)
 		}

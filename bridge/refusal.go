@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -29,8 +30,6 @@ type Refusal struct {
 	Err error
 	// At is when it was last refused.
 	At time.Time
-
-	key string // what clears it: the same command on the same channel
 }
 
 func (r *Refusal) Error() string { return r.Command + ": " + r.Err.Error() }
@@ -44,11 +43,8 @@ func Refused(err error) bool {
 	if err == nil {
 		return false
 	}
-	if redis.IsPermissionError(err) || redis.IsAuthError(err) {
+	if noPermission(err) || redis.IsAuthError(err) {
 		return true
-	}
-	if strings.Contains(err.Error(), "The user executing the script can't") {
-		return true // NOPERM inside a script, as Redis 7 words it
 	}
 	var (
 		unknownCA x509.UnknownAuthorityError
@@ -62,14 +58,22 @@ func Refused(err error) bool {
 	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
 		return true // the server's certificate is not trusted
 	case errors.As(err, &header):
-		return true // the server does not speak TLS: a rediss:// URL to a plain port
+		return true // the server answered, but not in TLS: not a redis-server's plain port, which stays silent (see the README)
 	case errors.As(err, &op) && op.Op == "remote error":
 		return true // a TLS alert: the server refused the handshake or the client certificate
 	}
 	return false
 }
 
-// refusals are the bridge's standing refusals, by command and channel.
+// noPermission reports whether err is Redis refusing one command (NOPERM),
+// as opposed to the connection itself (credentials, TLS).
+func noPermission(err error) bool {
+	return redis.IsPermissionError(err) ||
+		strings.Contains(err.Error(), "The user executing the script can't") // NOPERM inside a script, as Redis 7 words it
+}
+
+// refusals are the bridge's standing refusals, keyed by what clears one:
+// the same command on the same channel succeeding.
 type refusals struct {
 	mu  sync.Mutex
 	now map[string]*Refusal
@@ -92,6 +96,29 @@ func (b *Bridge) Refusal() *Refusal {
 	}
 	cp := *last
 	return &cp
+}
+
+// gaveUp returns err, a PUBLISH on channel abandoned at its deadline,
+// with the standing refusal that explains it: that PUBLISH's own, or one
+// of the connection (credentials, TLS) that every command meets. go-redis
+// retries a refused dial (five times, 100 ms apart) for longer than the
+// publish timeout, so this publish's own refusal arrives after its caller
+// has gone; the subscription's, met on the same dial, is known already.
+func (b *Bridge) gaveUp(channel string, err error) error {
+	rs := &b.refusals
+	rs.mu.Lock()
+	r := rs.now["PUBLISH "+channel]
+	for _, o := range rs.now {
+		if r == nil && !noPermission(o.Err) {
+			r = o
+		}
+	}
+	rs.mu.Unlock()
+	if r == nil {
+		return err
+	}
+	cp := *r
+	return fmt.Errorf("%w; refused: %w", err, &cp)
 }
 
 // checkRefusal records err as a refusal of command, keyed by key (see
@@ -120,7 +147,7 @@ func (b *Bridge) checkRefusal(key, command string, err error) bool {
 			break
 		}
 	}
-	rs.now[key] = &Refusal{Command: command, Err: err, At: time.Now(), key: key}
+	rs.now[key] = &Refusal{Command: command, Err: err, At: time.Now()}
 	rs.mu.Unlock()
 	if old == nil || old.Err.Error() != err.Error() {
 		b.cfg.Logger.Error("slotcache: Redis refused a command; fix the ACL user, credentials or TLS certificates (retrying meanwhile)",
@@ -129,6 +156,14 @@ func (b *Bridge) checkRefusal(key, command string, err error) bool {
 		b.cfg.Logger.Debug("slotcache: Redis refused a command again", "channel", b.cfg.Channel, "command", command, "err", err)
 	}
 	return true
+}
+
+// ReportRefusal records err, from a command the bridge does not run
+// itself (the fill tier's, on the same Redis user), as a refusal of
+// command (see Refusal), and reports whether it is one; a nil err clears
+// command's refusal.
+func (b *Bridge) ReportRefusal(command string, err error) bool {
+	return b.checkRefusal(command, command, err)
 }
 
 // maxRefusals bounds the standing refusals kept: one per command and

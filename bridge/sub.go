@@ -158,7 +158,7 @@ func (s *Sub) Publish(ctx context.Context, slotID string) error {
 		}
 		return s.enqueue(ctx, slotID, err, nil)
 	case <-ctx.Done():
-		return s.enqueue(ctx, slotID, ctx.Err(), att)
+		return s.enqueue(ctx, slotID, b.gaveUp(s.channel, ctx.Err()), att)
 	}
 }
 

@@ -40,6 +40,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Observe times fill waits and sees leases and waits; nil for none.
 	Observe *core.Observe
+	// Refused, when not nil, hears each Redis error of the shared tier and
+	// returns whether it is a refusal (an ACL right, the credentials, a
+	// TLS certificate), then hears nil at the next success after one: a
+	// refusal degrades every miss until someone fixes it, so the engine
+	// shows it as it shows a refused PUBLISH. Not called on a success
+	// otherwise.
+	Refused func(err error) bool
 	// Signing, when not nil, authenticates shared values (sign.go); nil
 	// keeps the unsigned envelope of envelope.go.
 	Signing *Signing

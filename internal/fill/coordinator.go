@@ -24,6 +24,7 @@ type Coordinator struct {
 	ns      atomic.Value // string: the namespace seen last, "" before the first look
 	wake    wakeups
 	brk     breaker
+	refused atomic.Bool // Config.Refused said yes, and no success since
 	stats   counters
 }
 

@@ -39,16 +39,22 @@ func bounded[T any](ctx context.Context, d time.Duration, op func(context.Contex
 	}
 }
 
-// do runs op bounded by the op timeout and feeds the breaker: an error
-// counts unless the caller's own context ended (a cancelled load says
-// nothing about Redis).
+// do runs op bounded by the op timeout and feeds the breaker, and
+// Config.Refused: an error counts unless the caller's own context ended (a
+// cancelled load says nothing about Redis).
 func do[T any](c *Coordinator, ctx context.Context, op func(context.Context) (T, error)) (T, error) {
 	v, err := bounded(ctx, c.cfg.OpTimeout, op)
 	switch {
 	case err == nil:
 		c.brk.success()
+		if c.refused.Load() && c.refused.CompareAndSwap(true, false) {
+			c.cfg.Refused(nil)
+		}
 	case ctx.Err() == nil:
 		c.brk.failure()
+		if c.cfg.Refused != nil && c.cfg.Refused(err) {
+			c.refused.Store(true)
+		}
 	}
 	return v, err
 }
