@@ -332,3 +332,33 @@ func TestInvalidationDampingOption(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.Close())
 }
+
+// TestNamedCacheDampingIsItsOwn: a named cache on its engine's connection
+// damps with its own WithInvalidationDamping, not its engine's: turned off
+// there, a burst of "*" on its channel is applied message by message while
+// a sibling that inherits the engine's bound holds the repeats. Checked by
+// configure against the cache's own WithMaxStaleness, the bound must be the
+// one applied.
+func TestNamedCacheDampingIsItsOwn(t *testing.T) {
+	srv := redistest.Start(t)
+	e := rtEngine(t, srv.Client(t), rtChannel(t), WithInvalidationDamping(time.Second), WithMaxStaleness(3*time.Second))
+	rtReady(t, e)
+	load := func(_ context.Context, id string) (string, error) { return id, nil }
+	off := newCache(t, e, "off", load, WithInvalidationDamping(0))
+	inherits := newCache(t, e, "inherits", load)
+	pub := srv.Client(t)
+	const burst = 200
+	for _, c := range []*Cache[string]{off, inherits} {
+		rtReady(t, c.e)
+		p := pub.Pipeline()
+		for range burst {
+			p.Publish(context.Background(), c.Channel(), `{"slotId":"*","_origin":"storm"}`)
+		}
+		_, err := p.Exec(context.Background())
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return c.Stats().CrossProcessInvalidations == burst }, rtWait, rtPoll,
+			"%s: every invalidation applied", c.Name())
+	}
+	require.Zero(t, off.Stats().DampedInvalidations, "the cache's own WithInvalidationDamping(0) was not honoured")
+	require.NotZero(t, inherits.Stats().DampedInvalidations, "the engine's bound is not inherited")
+}
