@@ -362,3 +362,46 @@ func TestNamedCacheDampingIsItsOwn(t *testing.T) {
 	require.Zero(t, off.Stats().DampedInvalidations, "the cache's own WithInvalidationDamping(0) was not honoured")
 	require.NotZero(t, inherits.Stats().DampedInvalidations, "the engine's bound is not inherited")
 }
+
+// stReloader is a behaviour that reloads every invalidated slot at once,
+// so that, without damping, each message of a storm is a source load.
+type stReloader struct{ Base }
+
+func (stReloader) OnInvalidate(string) bool { return true }
+
+// TestStormWithReloadingBehaviour: a flood on one slot of an engine whose
+// behaviour reloads on invalidation. OnInvalidate runs for the held
+// invalidations when their flush applies them: the slot ends reloaded
+// with the flood's last version without any Get, and the source loads
+// stay within one per epoch (invalidation applied at once, or flush).
+func TestStormWithReloadingBehaviour(t *testing.T) {
+	srv := redistest.Start(t)
+	e := rtEngine(t, srv.Client(t), rtChannel(t), WithInvalidationDamping(time.Second), WithBehaviour(stReloader{}))
+	rtReady(t, e)
+	src := &stSource{loads: map[string]int{}}
+	_, err := e.Get(context.Background(), "k", src.load)
+	require.NoError(t, err)
+
+	const messages = 500
+	var flood stFlood
+	flood.run(t, e, srv.Client(t), src, `{"slotId":"k","_origin":"storm"}`, messages)
+	last := src.version.Load()
+	require.Eventually(t, func() bool { return e.Stats().CrossProcessInvalidations == messages }, rtWait, rtPoll,
+		"every invalidation applied, the held ones by a flush")
+	cached := func() any { // the value cached, without loading
+		v, err := e.Get(context.Background(), "k", func(context.Context, string) (any, error) {
+			return nil, errors.New("not cached")
+		})
+		if err != nil {
+			return nil
+		}
+		return v
+	}
+	require.Eventually(t, func() bool { return cached() == last }, rtWait, rtPoll,
+		"the last invalidation, held, was not reloaded by its flush")
+
+	st := e.Stats()
+	require.NotZero(t, st.DampedInvalidations, "nothing held: the test proves nothing")
+	epochs := st.CrossProcessInvalidations - st.DampedInvalidations + st.DampFlushes
+	require.LessOrEqual(t, uint64(src.loadsOf("k")), 1+epochs, "loads past the bound")
+}
