@@ -33,8 +33,9 @@ const dampingDefault time.Duration = -1
 // once applied. This engine's own Invalidate is never damped, nor are fill
 // notices. Zero applies every invalidation at once.
 //
-// d must be below WithMaxStaleness (when that is on). A named cache on its
-// engine's Redis connection damps with its engine's bound.
+// d must be below WithMaxStaleness (when that is on). A named cache
+// (NewCache) starts from its engine's bound, and damps with its own if
+// given this option, even on its engine's Redis connection.
 func WithInvalidationDamping(d time.Duration) Option {
 	return func(c *config) error {
 		c.damping = d

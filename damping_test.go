@@ -265,21 +265,39 @@ func TestStormConfirmedAnsweredWhenApplied(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	defer stFloodAll(t, client, ch)()
+	require.Eventually(t, func() bool { return a.Stats().DampedInvalidations > 0 }, rtWait, rtPoll, "the flood is not damped")
+	stConfirmedRounds(ctx, t, a, w)
+}
+
+// stFloodAll publishes "*" on ch from client until the returned function
+// stops it.
+func stFloodAll(t *testing.T, client *redis.Client, ch string) (stop func()) {
+	return stFloodOf(t, client, ch, "*")
+}
+
+// stFloodOf publishes invalidations of slotID on ch from client until the
+// returned function stops it.
+func stFloodOf(t *testing.T, client *redis.Client, ch, slotID string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			if err := client.Publish(ctx, ch, `{"slotId":"*","_origin":"storm"}`).Err(); err != nil && !errors.Is(err, context.Canceled) {
+			if err := client.Publish(ctx, ch, `{"slotId":"`+slotID+`","_origin":"storm"}`).Err(); err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("publish: %v", err)
 				return
 			}
 		}
 	}()
-	require.Eventually(t, func() bool { return a.Stats().DampedInvalidations > 0 }, rtWait, rtPoll, "the flood is not damped")
+	return func() { cancel(); wg.Wait() }
+}
 
+// stConfirmedRounds: when w's InvalidateConfirmed returns, a, whose
+// invalidations are damped, no longer serves the old value, and w, whose
+// own invalidation is never damped, has dropped it.
+func stConfirmedRounds(ctx context.Context, t *testing.T, a, w *Engine) {
 	src := &stSource{loads: map[string]int{}}
 	for round := range 10 {
 		_, err := a.Get(ctx, "k", src.load) // cached with the old version
@@ -295,6 +313,46 @@ func TestStormConfirmedAnsweredWhenApplied(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, got.(int64), v, "round %d: answered before it was applied", round)
 	}
+}
+
+// TestStormWithFill: damping and WithFill together. Under a flood of
+// another slot, fill notices are not held with it: a follower whose polls
+// are a minute apart is woken by its leader's notice on another engine.
+// Under a flood of "*", a confirmed invalidation held by a damped engine
+// overtakes its fill loads: once it is answered, neither the engine nor
+// the shared tier serves the old value.
+func TestStormWithFill(t *testing.T) {
+	srv := redistest.Start(t)
+	ch := rtChannel(t)
+	p := FillPolicy{Lease: 3 * time.Minute, Wait: 2 * time.Minute, PollMin: time.Minute, PollMax: time.Minute, Codec: JSONOf[int64]()}
+	opts := []Option{WithHeartbeat(100 * time.Millisecond), WithMaxStaleness(2 * time.Second),
+		WithInvalidationDamping(300 * time.Millisecond), WithLoadTimeout(5 * time.Minute)}
+	es := ftEngines(t, srv, ch, 2, p, opts...)
+	a, w := es[0], es[1]
+
+	ctx := context.Background()
+	held := func() bool { return a.Stats().DampedInvalidations > 0 }
+	stop := stFloodOf(t, srv.Client(t), ch, "x") // another slot: w's load is not overtaken
+	require.Eventually(t, held, rtWait, rtPoll, "the flood is not damped")
+	g := ftNewGate(func(int32) (any, error) { return int64(7), nil })
+	leader := getAsync(ctx, w, "n", g.load)
+	g.awaitCall(t)
+	follower := getAsync(ctx, a, "n", g.load)
+	ftAwaitFollowing(t, a, 1)
+	g.open()
+	require.Equal(t, int64(7), await(t, leader).v)
+	r := await(t, follower)
+	require.NoError(t, r.err)
+	require.Equal(t, int64(7), r.v)
+	require.Equal(t, uint64(1), a.Stats().FillFollowerWoken, "the notice was held with the flood")
+	require.Equal(t, int32(1), g.calls.Load())
+	stop()
+
+	damped := a.Stats().DampedInvalidations
+	defer stFloodAll(t, srv.Client(t), ch)()
+	require.Eventually(t, func() bool { return a.Stats().DampedInvalidations > damped }, rtWait, rtPoll, "the flood is not damped")
+	stConfirmedRounds(ctx, t, a, w)
+	require.NotZero(t, ftOutcomes(a, w).FillSharedHits, "the rounds never read the shared tier")
 }
 
 // TestInvalidationDampingOption: negative bounds, and bounds not below the
@@ -331,4 +389,77 @@ func TestInvalidationDampingOption(t *testing.T) {
 	e, err := New(WithInvalidationDamping(time.Hour))
 	require.NoError(t, err)
 	require.NoError(t, e.Close())
+}
+
+// TestNamedCacheDampingIsItsOwn: a named cache on its engine's connection
+// damps with its own WithInvalidationDamping, not its engine's: turned off
+// there, a burst of "*" on its channel is applied message by message while
+// a sibling that inherits the engine's bound holds the repeats. Checked by
+// configure against the cache's own WithMaxStaleness, the bound must be the
+// one applied.
+func TestNamedCacheDampingIsItsOwn(t *testing.T) {
+	srv := redistest.Start(t)
+	e := rtEngine(t, srv.Client(t), rtChannel(t), WithInvalidationDamping(time.Second), WithMaxStaleness(3*time.Second))
+	rtReady(t, e)
+	load := func(_ context.Context, id string) (string, error) { return id, nil }
+	off := newCache(t, e, "off", load, WithInvalidationDamping(0))
+	inherits := newCache(t, e, "inherits", load)
+	pub := srv.Client(t)
+	const burst = 200
+	for _, c := range []*Cache[string]{off, inherits} {
+		rtReady(t, c.e)
+		p := pub.Pipeline()
+		for range burst {
+			p.Publish(context.Background(), c.Channel(), `{"slotId":"*","_origin":"storm"}`)
+		}
+		_, err := p.Exec(context.Background())
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return c.Stats().CrossProcessInvalidations == burst }, rtWait, rtPoll,
+			"%s: every invalidation applied", c.Name())
+	}
+	require.Zero(t, off.Stats().DampedInvalidations, "the cache's own WithInvalidationDamping(0) was not honoured")
+	require.NotZero(t, inherits.Stats().DampedInvalidations, "the engine's bound is not inherited")
+}
+
+// stReloader is a behaviour that reloads every invalidated slot at once,
+// so that, without damping, each message of a storm is a source load.
+type stReloader struct{ Base }
+
+func (stReloader) OnInvalidate(string) bool { return true }
+
+// TestStormWithReloadingBehaviour: a flood on one slot of an engine whose
+// behaviour reloads on invalidation. OnInvalidate runs for the held
+// invalidations when their flush applies them: the slot ends reloaded
+// with the flood's last version without any Get, and the source loads
+// stay within one per epoch (invalidation applied at once, or flush).
+func TestStormWithReloadingBehaviour(t *testing.T) {
+	srv := redistest.Start(t)
+	e := rtEngine(t, srv.Client(t), rtChannel(t), WithInvalidationDamping(time.Second), WithBehaviour(stReloader{}))
+	rtReady(t, e)
+	src := &stSource{loads: map[string]int{}}
+	_, err := e.Get(context.Background(), "k", src.load)
+	require.NoError(t, err)
+
+	const messages = 500
+	var flood stFlood
+	flood.run(t, e, srv.Client(t), src, `{"slotId":"k","_origin":"storm"}`, messages)
+	last := src.version.Load()
+	require.Eventually(t, func() bool { return e.Stats().CrossProcessInvalidations == messages }, rtWait, rtPoll,
+		"every invalidation applied, the held ones by a flush")
+	cached := func() any { // the value cached, without loading
+		v, err := e.Get(context.Background(), "k", func(context.Context, string) (any, error) {
+			return nil, errors.New("not cached")
+		})
+		if err != nil {
+			return nil
+		}
+		return v
+	}
+	require.Eventually(t, func() bool { return cached() == last }, rtWait, rtPoll,
+		"the last invalidation, held, was not reloaded by its flush")
+
+	st := e.Stats()
+	require.NotZero(t, st.DampedInvalidations, "nothing held: the test proves nothing")
+	epochs := st.CrossProcessInvalidations - st.DampedInvalidations + st.DampFlushes
+	require.LessOrEqual(t, uint64(src.loadsOf("k")), 1+epochs, "loads past the bound")
 }

@@ -127,7 +127,7 @@ func start(cfg config, h *host, parent *Engine) *Engine {
 	e.router = h.system.Root.Spawn(actors.RouterProps(e.env, writer, h.workers))
 	if e.client != nil && parent != nil && parent.bridge != nil && e.client == parent.client {
 		// A named cache on its parent's client shares its subscription.
-		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e), cfg.bridgeSigning()); err == nil {
+		if sub, err := parent.bridge.Attach(cfg.channel, (*remote)(e), cfg.bridgeSigning(), cfg.dampingBound()); err == nil {
 			e.sub = sub
 		}
 	}

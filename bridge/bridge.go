@@ -130,7 +130,7 @@ func Start(cfg Config) *Bridge {
 		start:     time.Now(),
 		hb:        newHeartbeatSeal(),
 	}
-	b.primary = newSub(b, cfg.Channel, cfg.Handler, cfg.Signing)
+	b.primary = newSub(b, cfg.Channel, cfg.Handler, cfg.Signing, cfg.Damping)
 	b.subs = map[string]*Sub{cfg.Channel: b.primary}
 	b.acks = map[string]*Sub{b.primary.ack: b.primary}
 	b.wg.Add(1)

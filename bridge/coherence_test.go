@@ -77,7 +77,7 @@ func TestNeverWaitsOnStoppedRedis(t *testing.T) {
 			t.Cleanup(srv.Kill)
 
 			within(t, "Attach", func() {
-				s, err := b.Attach(uniqueChannel(t), newRecorder(), nil)
+				s, err := b.Attach(uniqueChannel(t), newRecorder(), nil, 0)
 				require.NoError(t, err)
 				s.Detach()
 			})

@@ -90,12 +90,13 @@ type damper struct {
 // owedAnswer is a confirmed invalidation held, to answer once applied.
 type owedAnswer struct{ id, origin string }
 
-// initDamp sets up s's damper from the bridge's configuration.
-func (s *Sub) initDamp() {
+// initDamp sets up s's damper with the bound of its channel (Config.Damping
+// for the primary one, Attach's for the others).
+func (s *Sub) initDamp(bound time.Duration) {
 	b := s.b
 	s.damp = damper{
-		window:  int64(b.cfg.Damping),
-		first:   int64(min(b.cfg.Damping, dampFirstWindow)),
+		window:  int64(bound),
+		first:   int64(min(bound, dampFirstWindow)),
 		maxHeld: dampMaxPending,
 		now:     b.now,
 		schedule: func(after time.Duration, f func()) func() bool {

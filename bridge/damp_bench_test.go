@@ -39,7 +39,7 @@ func benchDamp(b *testing.B, handle func(s *Sub, i int)) {
 	for _, c := range dampCases {
 		b.Run(c.name, func(b *testing.B) {
 			br := &Bridge{cfg: Config{Origin: "me", MaxMessageBytes: 4096, Damping: c.damping}, start: time.Now()}
-			s := newSub(br, "ch", nopHandler{}, nil)
+			s := newSub(br, "ch", nopHandler{}, nil, c.damping)
 			if c.quiet {
 				var now int64
 				s.damp.now = func() int64 { now += int64(time.Second); return now }

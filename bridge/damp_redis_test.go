@@ -25,8 +25,8 @@ func (h *countingHandler) Watermark(time.Time) {}
 // redis-server reaches the handler as one call per invalidation applied at
 // once plus one per flush, and every message counts as applied once
 // flushed; fill notices in the flood are never damped nor coalesced;
-// invalidations held when the session dies are applied after the
-// resubscription, not dropped; Close stops the flush timer with
+// invalidations held when the session dies, or the server restarts, are
+// applied after the resubscription, not dropped; Close stops the flush timer with
 // invalidations held, leaving no goroutine.
 func TestDampingOnRealRedis(t *testing.T) {
 	srv := redistest.Start(t)
@@ -88,6 +88,15 @@ func TestDampingOnRealRedis(t *testing.T) {
 	require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
 		"invalidations held across the session change are applied")
 
+	// The server itself dies and comes back, empty, with invalidations held:
+	// the flush timer does not wait for it, nor do they wait for the timer.
+	hold()
+	srv.Kill()
+	srv.Restart()
+	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 3 }, 10*time.Second, 5*time.Millisecond, "no resubscription after the restart")
+	require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
+		"invalidations held across a server restart are applied")
+
 	hold()
 	b.Close()
 	d.mu.Lock()
@@ -95,5 +104,7 @@ func TestDampingOnRealRedis(t *testing.T) {
 	require.False(t, d.armed, "the flush timer outlives Close")
 	require.Zero(t, d.count)
 	d.mu.Unlock()
-	goleak.VerifyNone(t, ignore)
+	goleak.VerifyNone(t, ignore, // the restarted redis-server's process watchers
+		goleak.IgnoreAnyFunction("github.com/slotcache/slotcache/internal/redistest.(*Server).launch.func1"),
+		goleak.IgnoreAnyFunction("os/exec.(*Cmd).Start.func2"))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Sub is one invalidation channel on a bridge's subscription and the engine
@@ -35,9 +36,9 @@ type Sub struct {
 // invalidation and reloads. Call it before the first Publish.
 func (s *Sub) SetPrepare(f func(ctx context.Context, slotID string) error) { s.prepare = f }
 
-func newSub(b *Bridge, channel string, h Handler, signing *Signing) *Sub {
+func newSub(b *Bridge, channel string, h Handler, signing *Signing, damping time.Duration) *Sub {
 	s := &Sub{b: b, channel: channel, h: h, ready: make(chan struct{}), ack: ackChannel(channel, b.cfg.Origin), sign: newSigner(signing)}
-	s.initDamp()
+	s.initDamp(damping)
 	return s
 }
 
@@ -45,14 +46,17 @@ func newSub(b *Bridge, channel string, h Handler, signing *Signing) *Sub {
 // arrives on it. It does not wait for Redis: Ready tells when the channel
 // is live. A channel can be attached once. signing, when not nil, signs
 // and verifies the channel's messages, as Config.Signing does the primary
-// channel's: each channel has its own, whatever the others'.
-func (b *Bridge) Attach(channel string, h Handler, signing *Signing) (*Sub, error) {
+// channel's: each channel has its own, whatever the others'. damping
+// bounds the damping of the channel's remote invalidations as
+// Config.Damping does the primary channel's: the cache on the channel
+// checked it against its own staleness bound.
+func (b *Bridge) Attach(channel string, h Handler, signing *Signing, damping time.Duration) (*Sub, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if channel == b.hbChannel || b.subs[channel] != nil || b.acks[channel] != nil {
 		return nil, fmt.Errorf("slotcache: channel %q is already subscribed", channel)
 	}
-	s := newSub(b, channel, h, signing)
+	s := newSub(b, channel, h, signing, damping)
 	b.subs[channel] = s
 	b.acks[s.ack] = s
 	if ps := b.ps; ps != nil {
