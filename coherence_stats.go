@@ -1,12 +1,10 @@
 package slotcache
 
+import "github.com/slotcache/slotcache/bridge"
+
 // coherenceStats fills the Stats fields about invalidations that Redis did
 // not take at once (the outbox).
-func (e *Engine) coherenceStats(st *Stats) {
-	if e.sub == nil {
-		return
-	}
-	b := e.sub.Stats()
+func coherenceStats(st *Stats, b bridge.Stats) {
 	st.OutboxQueued = b.Queued
 	st.OutboxRetried = b.Retried
 	st.OutboxDropped = b.Dropped

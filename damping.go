@@ -1,6 +1,10 @@
 package slotcache
 
-import "time"
+import (
+	"time"
+
+	"github.com/slotcache/slotcache/bridge"
+)
 
 // DefaultInvalidationDamping is the default bound of
 // WithInvalidationDamping, lowered to the heartbeat (WithHeartbeat) when
@@ -73,11 +77,7 @@ func (c *config) dampingBound() time.Duration {
 }
 
 // dampingStats fills the Stats fields about damped invalidations.
-func (e *Engine) dampingStats(st *Stats) {
-	if e.sub == nil {
-		return
-	}
-	b := e.sub.Stats()
+func dampingStats(st *Stats, b bridge.Stats) {
 	st.DampedInvalidations = b.Damped
 	st.DampFlushes = b.DampFlushes
 	st.DampFoldedToAll = b.DampFolded

@@ -129,11 +129,7 @@ func (c *config) fillSigning() *fill.Signing {
 
 // signingStats copies the signature counters of the engine's channel into
 // st.
-func (e *Engine) signingStats(st *Stats) {
-	if e.sub == nil {
-		return
-	}
-	b := e.sub.Stats()
+func signingStats(st *Stats, b bridge.Stats) {
 	st.UnsignedMessages = b.UnsignedAccepted
 	st.RefusedUnsigned = b.RefusedUnsigned
 	st.RefusedForged = b.RefusedForged

@@ -160,7 +160,9 @@ type Stats struct {
 
 	// DampedInvalidations counts invalidations from other instances held
 	// in a storm instead of applied at once; a flush applies them,
-	// coalesced, and counts them in CrossProcessInvalidations then.
+	// coalesced, and counts them in CrossProcessInvalidations then. So
+	// while some are held, CrossProcessInvalidations - DampedInvalidations
+	// (the ones applied at once) can go below zero: take it after a flush.
 	DampedInvalidations uint64
 	// DampFlushes counts the flushes that applied held invalidations.
 	DampFlushes uint64
@@ -235,11 +237,13 @@ func (e *Engine) Stats() Stats {
 		st.PublishErrors = b.PublishErrors
 		st.Subscriptions = b.Subscriptions
 		st.HeartbeatMisses = b.HeartbeatMisses
+		// One snapshot of the channel's counters for every field, so that
+		// they agree with each other.
+		coherenceStats(&st, b)
+		signingStats(&st, b)
+		dampingStats(&st, b)
 	}
 	e.fillStats(&st)
-	e.coherenceStats(&st)
-	e.signingStats(&st)
-	e.dampingStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
 	st.FillWait = Histogram(e.observe.FillWaits.Snapshot())
 	if e.sub != nil {
