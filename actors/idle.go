@@ -18,6 +18,7 @@ type idleQueue struct {
 	after time.Duration
 	clock *core.Clock
 	root  *actor.RootContext
+	run   *Workers // send the ticks
 
 	mu    sync.Mutex
 	items []idleItem
@@ -30,8 +31,8 @@ type idleItem struct {
 	since int64
 }
 
-func newIdleQueue(env *core.Env) *idleQueue {
-	return &idleQueue{after: env.PassivateAfter, clock: env.Clock, root: env.Root, wake: make(chan struct{}, 1)}
+func newIdleQueue(env *core.Env, w *Workers) *idleQueue {
+	return &idleQueue{after: env.PassivateAfter, clock: env.Clock, root: env.Root, run: w, wake: make(chan struct{}, 1)}
 }
 
 // push queues pid, idle since since. An actor that finds it must wait
@@ -55,19 +56,33 @@ func (q *idleQueue) push(pid *actor.PID, since int64) {
 	}
 }
 
-// tickDue sends tick to every actor idle for PassivateAfter by now and
-// reports how long until the next one is due, or 0 if none is queued. The
-// ticks are sent after the lock is released: a slot actor may run on the
-// sender's goroutine (see callerMailbox) and queue itself again.
+// tickDue has a worker send tick to every actor idle for PassivateAfter
+// by now, and reports how long until the next one is due, or 0 if none is
+// queued. A tick may run its slot actor on the sender's goroutine (see
+// callerMailbox), and that actor the router, whose Stopping waits for the
+// goroutine that calls tickDue: that goroutine must never be the sender.
+// The ticks are sent after the lock is released, as a slot actor may queue
+// itself again.
 func (q *idleQueue) tickDue() time.Duration {
-	now := q.clock.Now()
-	due := int64(q.after)
-	var ticks []*actor.PID
-	next := q.popDue(now, due, &ticks)
-	for _, pid := range ticks {
-		q.root.Send(pid, tick)
+	var ticks tickTask
+	next := q.popDue(q.clock.Now(), int64(q.after), &ticks.pids)
+	if len(ticks.pids) > 0 {
+		ticks.root = q.root
+		q.run.run(&ticks)
 	}
 	return next
+}
+
+// tickTask sends tick to each of pids.
+type tickTask struct {
+	root *actor.RootContext
+	pids []*actor.PID
+}
+
+func (t *tickTask) run() {
+	for _, pid := range t.pids {
+		t.root.Send(pid, tick)
+	}
 }
 
 // popDue removes the actors due by now from the queue into ticks and

@@ -123,7 +123,7 @@ func newRig(t testing.TB, passivateAfter time.Duration) *rig {
 	})
 	d := newDeadlines()
 	t.Cleanup(d.stop)
-	return &rig{idle: newIdleQueue(env), deadlines: d, workers: workers, ended: ended, env: env, dir: w, policy: p}
+	return &rig{idle: newIdleQueue(env, workers), deadlines: d, workers: workers, ended: ended, env: env, dir: w, policy: p}
 }
 
 // block is a loader that returns only once the test has ended, whatever

@@ -56,9 +56,12 @@ type invalidateWalk struct {
 // goroutines (callerMailbox); loads, and router messages past a sender's
 // budget, run on w.
 func RouterProps(env *core.Env, dir *core.DirWriter, w *Workers) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
-		return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env), deadlines: newDeadlines()}
-	}, actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithMailbox(routerMailbox(w)))
+	return actor.PropsFromProducer(func() actor.Actor { return newRouter(env, dir, w) },
+		actor.WithSupervisor(restartAlways{logger: env.Logger}), actor.WithMailbox(routerMailbox(w)))
+}
+
+func newRouter(env *core.Env, dir *core.DirWriter, w *Workers) *router {
+	return &router{env: env, dir: dir, workers: w, idle: newIdleQueue(env, w), deadlines: newDeadlines()}
 }
 
 // Receive implements actor.Actor.
@@ -183,10 +186,14 @@ func (r *router) sweep() {
 
 // startSweeping starts the router's one background goroutine: it asks for
 // a sweep every sweepEvery, and tells idle slot actors when their
-// PassivateAfter is over.
+// PassivateAfter is over. It sends nothing itself but has workers send:
+// a send may run the router on the sender's goroutine (callerMailbox), and
+// a router stopped there would wait in stopSweeping for its own goroutine
+// (TestRouterStopsWhileTheGoroutineThatTicksRunsIt).
 func (r *router) startSweeping(ctx actor.Context) {
 	r.stop = make(chan struct{})
 	root, self, q := r.env.Root, ctx.Self(), r.idle
+	askSweep := funcTask(func() { root.Send(self, &sweep{}) })
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -200,7 +207,7 @@ func (r *router) startSweeping(ctx actor.Context) {
 			case <-r.stop:
 				return
 			case <-t.C:
-				root.Send(self, &sweep{})
+				r.workers.run(askSweep)
 			case <-q.wake:
 				q.next(idle)
 			case <-idle.C:
