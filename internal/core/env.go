@@ -52,6 +52,7 @@ type Env struct {
 	ttl     atomic.Int64
 	flights atomic.Uint64 // numbers loads engine-wide; see NextFlight
 	loaders sync.WaitGroup
+	running atomic.Int64 // loaders, as loaders counts them; see AwaitLoaders
 }
 
 // EnvConfig is what NewEnv needs. Zero PolicyFor means the default policy
@@ -143,8 +144,15 @@ func (env *Env) Fresh(h *Handle) *Entry {
 
 // LoaderStarted and LoaderReturned track loader goroutines so that Close
 // can wait for them.
-func (env *Env) LoaderStarted()  { env.loaders.Add(1) }
-func (env *Env) LoaderReturned() { env.loaders.Done() }
+func (env *Env) LoaderStarted() {
+	env.running.Add(1)
+	env.loaders.Add(1)
+}
+
+func (env *Env) LoaderReturned() {
+	env.running.Add(-1)
+	env.loaders.Done()
+}
 
 // Cached is the number of slots holding an entry, including stale ones not
 // yet swept.
