@@ -58,17 +58,20 @@ type hsRead struct {
 }
 
 // hsHistory runs readers on every engine and one writer over all of them,
-// calls fault once after hsFaultAfter, and goes on until hsRun has passed
-// and fault has returned for hsRun-hsFaultAfter, then returns what
-// happened.
+// calls fault once after hsFaultAfter, and goes on until hsRun has passed,
+// fault has returned for hsRun-hsFaultAfter and an invalidation has been
+// published since (a server restarting on a loaded machine may take longer
+// than the run), then returns what happened.
 func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRead) {
 	t.Helper()
 	src := &hsSource{}
 	var (
-		mu     sync.Mutex
-		writes []hsWrite
-		reads  []hsRead
-		wg     sync.WaitGroup
+		mu         sync.Mutex
+		writes     []hsWrite
+		reads      []hsRead
+		wg         sync.WaitGroup
+		faulted    atomic.Bool
+		afterFault atomic.Int64 // writes published since fault returned
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,13 +104,19 @@ func hsHistory(t *testing.T, engines []*Engine, fault func()) ([]hsWrite, []hsRe
 				mu.Lock()
 				writes = append(writes, hsWrite{slot: slot, version: version, done: time.Now()})
 				mu.Unlock()
+				if faulted.Load() {
+					afterFault.Add(1)
+				}
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	time.Sleep(hsFaultAfter) // the workload runs without a fault first
 	fault()
+	faulted.Store(true)
 	time.Sleep(hsRun - hsFaultAfter) // and goes on after it
+	require.Eventually(t, func() bool { return afterFault.Load() > 0 }, 10*time.Second, 5*time.Millisecond,
+		"no invalidation was published after the fault")
 	cancel()
 	wg.Wait()
 	return writes, reads
