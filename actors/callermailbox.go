@@ -22,7 +22,10 @@ const overflowBatch = 300
 // handles it. Messages are handled in order, system messages first, and a
 // suspended mailbox (the actor restarting) holds user messages back, as
 // protoactor's own mailbox does. Senders must not hold a lock that the
-// actor's handling may take (see idleQueue.tickDue).
+// actor's handling may take (see idleQueue.tickDue), and must not be a
+// goroutine that the handling may wait for: the router's Stopping waits
+// for its background goroutine, which therefore has workers send for it
+// (see router.startSweeping).
 //
 // Slot actors run in place without limit (slotMailbox): a slot actor
 // never blocks (loads run on workers) and never sends to itself through
