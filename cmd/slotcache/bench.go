@@ -99,7 +99,8 @@ func runBenchCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("slotcache bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.RedisURL, "redis", os.Getenv("REDIS_URL"),
-		"Redis `URL` (redis:// or rediss://) linking the instances (default: $REDIS_URL, as for demo); empty: one local engine")
+		"Redis `URL` (redis:// or rediss://) linking the instances (default: $REDIS_URL, read with the REDIS_TLS_* files,\n"+
+			"REDIS_USERNAME and REDIS_PASSWORD as for demo; another URL is used as it is); empty: one local engine")
 	fs.StringVar(&cfg.Channel, "channel", "", "pub/sub channel (default: a throwaway one, so production caches are never invalidated)")
 	fs.IntVar(&cfg.Instances, "instances", cfg.Instances, "number of engines (more than 1 needs -redis); instance 0 invalidates")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines calling Get, spread over the instances")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -189,23 +190,25 @@ func startEngines(ctx context.Context, cfg benchConfig) (engines []*slotcache.En
 			_ = c.Close()
 		}
 	}
-	var ropts *redis.Options
+	// redisOpts returns the options that connect one instance to Redis,
+	// with the client they dial, if any, added to clients.
+	redisOpts := func() []slotcache.Option { return nil }
 	if cfg.RedisURL != "" {
-		if err := pingBenchRedis(ctx, cfg.RedisURL); err != nil {
-			return nil, closeAll, "", err
-		}
-		ropts, _ = redis.ParseURL(cfg.RedisURL) // pingBenchRedis parsed it
 		channel = cfg.Channel
 		if channel == "" {
 			channel = "slotcache:bench:" + rand.Text()
 		}
+		var err error
+		if redisOpts, err = benchRedis(ctx, cfg.RedisURL, channel, &clients); err != nil {
+			return nil, closeAll, "", err
+		}
 	}
 	for i := range cfg.Instances {
-		opts := []slotcache.Option{slotcache.WithTTL(cfg.TTL)}
-		if ropts != nil {
-			c := redis.NewClient(ropts)
-			clients = append(clients, c)
-			opts = append(opts, slotcache.WithRedis(c), slotcache.WithChannel(channel))
+		opts := redisOpts()
+		// After FromEnv: the bench's TTL, not SLOTCACHE_TTL_MS.
+		opts = append(opts, slotcache.WithTTL(cfg.TTL))
+		if channel != "" {
+			opts = append(opts, slotcache.WithChannel(channel))
 		}
 		e, err := slotcache.New(opts...)
 		if err != nil {
@@ -227,22 +230,41 @@ func startEngines(ctx context.Context, cfg benchConfig) (engines []*slotcache.En
 	return engines, closeAll, channel, nil
 }
 
-// pingBenchRedis checks that the Redis at rawURL answers, so that a wrong
-// -redis fails at once with a clear message.
-func pingBenchRedis(ctx context.Context, rawURL string) error {
-	opts, err := redis.ParseURL(rawURL)
+// benchRedis checks the Redis at rawURL on channel, the instances' (see
+// checkRedis), so that a wrong -redis fails at once with a clear message,
+// and returns what connects an
+// instance to it. The URL of REDIS_URL, bench's default, gets FromEnv, as
+// the demo's and an application's engines do: with the environment's TLS
+// files and credentials, or through Sentinel. Another URL is dialled as it
+// says, with a client per instance, which newOpts adds to clients for the
+// caller to close.
+func benchRedis(ctx context.Context, rawURL, channel string, clients *[]*redis.Client) (newOpts func() []slotcache.Option, err error) {
+	set := redisSetting{
+		channel: channel,
+		where:   redact(rawURL),
+		fix: "Check the URL's credentials, the user's ACL rights, and that this system trusts the server's certificate " +
+			"(a -redis other than $REDIS_URL is used as it is, without REDIS_TLS_*, REDIS_USERNAME or REDIS_PASSWORD)",
+		without: `pass -redis "" to bench one local engine`,
+	}
+	if rawURL == os.Getenv("REDIS_URL") {
+		set.where, set.fix = "REDIS_URL="+set.where, envFix
+		newOpts = func() []slotcache.Option { return []slotcache.Option{slotcache.FromEnv()} }
+		return newOpts, checkRedis(ctx, set, newOpts()...)
+	}
+	ropts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return fmt.Errorf("-redis %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("-redis %s: %w", redact(rawURL), err)
 	}
-	opts.MaxRetries, opts.DialerRetries = -1, 1
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at %s: %w", redact(rawURL), err)
+	check := redis.NewClient(ropts)
+	defer check.Close()
+	if err := checkRedis(ctx, set, slotcache.WithRedis(check)); err != nil {
+		return nil, err
 	}
-	return nil
+	return func() []slotcache.Option {
+		c := redis.NewClient(ropts)
+		*clients = append(*clients, c)
+		return []slotcache.Option{slotcache.WithRedis(c)}
+	}, nil
 }
 
 // redactIfSet hides the password of a non-empty Redis URL.

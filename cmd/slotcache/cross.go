@@ -9,15 +9,13 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/slotcache/slotcache"
 )
 
 // Bounds of the cross-instance demo. They are generous: a healthy loopback
 // Redis answers in well under a millisecond.
 const (
-	pingTimeout  = 3 * time.Second
+	checkTimeout = 3 * time.Second
 	readyTimeout = 5 * time.Second
 	dropTimeout  = 2 * time.Second
 	// crossTTL outlives the demo, so that only an invalidation can make B
@@ -45,24 +43,16 @@ type crossReport struct {
 	A, B slotcache.Stats
 }
 
-// pingRedis checks that the Redis server at rawURL answers, so that the
-// demo fails with a clear message instead of timing out later.
-func pingRedis(ctx context.Context, rawURL string) error {
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL %s: %w", redact(rawURL), err)
-	}
-	opts.MaxRetries, opts.DialerRetries = -1, 1 // one try: the answer is yes or no
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w\n"+
-			"Start a redis-server there (Debian: apt-get install redis-server), "+
-			"or unset REDIS_URL to run only the local demo", redact(rawURL), err)
-	}
-	return nil
+// checkDemoRedis checks that the Redis the demo's engines will use
+// (FromEnv, as runCross builds them) lets them subscribe, so that the demo
+// fails at once with a clear message instead of timing out later.
+func checkDemoRedis(ctx context.Context, rawURL string) error {
+	return checkRedis(ctx, redisSetting{
+		channel: "slotcache:demo:" + rand.Text(), // as runCross's
+		where:   "REDIS_URL=" + redact(rawURL),
+		fix:     envFix,
+		without: "unset REDIS_URL to run only the local demo",
+	}, slotcache.FromEnv())
 }
 
 // redact hides the password of a Redis URL.

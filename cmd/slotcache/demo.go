@@ -152,7 +152,7 @@ func runDemo(ctx context.Context, cfg demoConfig, w io.Writer) (demoReport, erro
 	}
 	redisURL := os.Getenv("REDIS_URL")
 	if redisURL != "" {
-		if err := pingRedis(ctx, redisURL); err != nil {
+		if err := checkDemoRedis(ctx, redisURL); err != nil {
 			return rep, err
 		}
 	}
