@@ -42,7 +42,7 @@ const dampingDefault time.Duration = -1
 // given this option, even on its engine's Redis connection.
 func WithInvalidationDamping(d time.Duration) Option {
 	return func(c *config) error {
-		c.damping = d
+		c.damping, c.dampingEnv = d, false
 		if d < 0 {
 			return optionError("WithInvalidationDamping", "must not be negative, got %v", d)
 		}
@@ -58,6 +58,9 @@ func (c *config) checkDamping() error {
 		return nil
 	}
 	if c.damping >= c.maxStaleness {
+		if c.dampingEnv {
+			return optionError("FromEnv", "%s: %v must be below WithMaxStaleness(%v)", dampingEnvVar, c.damping, c.maxStaleness)
+		}
 		return optionError("WithInvalidationDamping", "%v must be below WithMaxStaleness(%v)", c.damping, c.maxStaleness)
 	}
 	return nil

@@ -51,6 +51,7 @@ type config struct {
 	fill            *FillPolicy // nil: no fill coordination (WithFill)
 	maxStaleness    time.Duration
 	damping         time.Duration
+	dampingEnv      bool        // damping is SLOTCACHE_INVALIDATION_DAMPING's (FromEnv), for checkDamping's error
 	typed           typedConfig // NewCache only (typedconfig.go)
 	observer        Observer    // nil: none (WithObserver)
 	signing         *signing    // nil: unsigned messages and values (WithSigning)
@@ -216,6 +217,9 @@ func WithMaxMessageBytes(n int) Option {
 //     separated by commas; the first signs, every one verifies. Signatures
 //     are then required, unless SLOTCACHE_SIGNING_ACCEPT_UNSIGNED=true
 //     (the migration mode, Signing.AcceptUnsigned).
+//   - SLOTCACHE_INVALIDATION_DAMPING: the bound of WithInvalidationDamping,
+//     a Go duration such as 500ms, or 0 or off to apply every invalidation
+//     at once; it must be below WithMaxStaleness.
 //
 // The engine dials what it finds and closes the client at Close. TLS
 // files are read at New: an unreadable or invalid one, or one set next to
@@ -236,6 +240,9 @@ func FromEnv() Option {
 				return optionError("FromEnv", "SLOTCACHE_TTL_MS must be a positive integer of milliseconds, got %q", s)
 			}
 			c.ttl = time.Duration(ms) * time.Millisecond
+		}
+		if err := c.dampingFromEnv(os.Getenv); err != nil {
+			return err
 		}
 		return c.signingFromEnv(os.Getenv)
 	}

@@ -73,18 +73,65 @@ type damper struct {
 
 	mu      sync.Mutex
 	stopped bool
-	until   int64 // end of the current window; 0 when none is open
-	cur     int64 // length of the current window
-	hotAll  bool  // every slot was applied in this window (a "*", or too many slots)
-	hot     map[string]struct{}
-	all     bool // a "*" is held
-	held    map[string]struct{}
-	count   uint64 // messages the held invalidations stand for
-	since   int64  // arrival of the oldest held one
+	until   int64   // end of the current window; 0 when none is open
+	cur     int64   // length of the current window
+	hot     slotSet // what was applied in this window
+	held    slotSet // what waits for the flush
+	count   uint64  // messages the held invalidations stand for
+	since   int64   // arrival of the oldest held one
 	owed    []owedAnswer
 	mark    time.Time // a watermark waiting for the flush; zero: none
 	armed   bool
 	stop    func() bool // stops the armed timer
+}
+
+// slotSet is a set of slots that may stand for every slot: a "*", or
+// more than limit single slots, which it folds into every slot, since that
+// covers them and a flood of distinct slot IDs then costs bounded memory.
+// The damper keeps two: the slots applied in the current window, and the
+// ones held for its flush.
+type slotSet struct {
+	all bool // every slot
+	ids map[string]struct{}
+}
+
+// has reports whether slotID, or every slot, is in s.
+func (s *slotSet) has(slotID string) bool {
+	_, ok := s.ids[slotID] // never All: add folds it into s.all
+	return s.all || ok
+}
+
+// add puts slotID (All for every slot) in s, and reports whether s was
+// full and folded into every slot.
+func (s *slotSet) add(slotID string, limit int) (folded bool) {
+	switch {
+	case s.all:
+	case slotID == All:
+		s.all = true
+		clear(s.ids)
+	case len(s.ids) >= limit:
+		s.all = true
+		clear(s.ids)
+		return true
+	default:
+		if s.ids == nil {
+			s.ids = make(map[string]struct{})
+		}
+		s.ids[slotID] = struct{}{}
+	}
+	return false
+}
+
+// empty empties s, dropping its map if a burst made it large: a map keeps
+// its memory once grown, and a storm of distinct slots grows it to
+// dampMaxPending entries.
+func (s *slotSet) empty() {
+	s.all = false
+	if len(s.ids) > 64 {
+		s.ids = nil
+		return
+	}
+	clear(s.ids)
 }
 
 // owedAnswer is a confirmed invalidation held, to answer once applied.
@@ -128,7 +175,7 @@ func (d *damper) offer(slotID, confirm, origin string) {
 	if d.until != 0 && now >= d.until {
 		owed = d.endWindow(now)
 	}
-	if d.hotAll || (slotID != All && d.isHot(slotID)) {
+	if d.hot.has(slotID) {
 		owed = append(owed, d.hold(slotID, confirm, origin, now)...)
 		d.mu.Unlock()
 		d.pay(owed)
@@ -136,7 +183,7 @@ func (d *damper) offer(slotID, confirm, origin string) {
 	}
 	d.stats.applied.Add(1)
 	d.apply(slotID)
-	d.markHot(slotID)
+	d.hot.add(slotID, d.maxHeld)
 	if d.until == 0 {
 		d.cur = d.first
 		d.until = now + d.cur
@@ -144,26 +191,6 @@ func (d *damper) offer(slotID, confirm, origin string) {
 	d.mu.Unlock()
 	d.pay(owed)
 	d.confirm(confirm, origin)
-}
-
-func (d *damper) isHot(slotID string) bool {
-	_, ok := d.hot[slotID]
-	return ok
-}
-
-// markHot records that slotID was applied in this window.
-func (d *damper) markHot(slotID string) {
-	switch {
-	case d.hotAll:
-	case slotID == All || len(d.hot) >= d.maxHeld:
-		d.hotAll = true
-		clear(d.hot)
-	default:
-		if d.hot == nil {
-			d.hot = make(map[string]struct{})
-		}
-		d.hot[slotID] = struct{}{}
-	}
 }
 
 // hold keeps slotID for the flush at the end of the window, arming its
@@ -175,20 +202,8 @@ func (d *damper) hold(slotID, confirm, origin string, now int64) []owedAnswer {
 	}
 	d.count++
 	d.stats.damped.Add(1)
-	switch {
-	case d.all:
-	case slotID == All:
-		d.all = true
-		clear(d.held)
-	case len(d.held) >= d.maxHeld:
-		d.all = true
-		clear(d.held)
+	if d.held.add(slotID, d.maxHeld) {
 		d.stats.dampFolded.Add(1)
-	default:
-		if d.held == nil {
-			d.held = make(map[string]struct{})
-		}
-		d.held[slotID] = struct{}{}
 	}
 	if confirm != "" && origin != "" {
 		d.owed = append(d.owed, owedAnswer{confirm, origin})
@@ -251,20 +266,9 @@ func (d *damper) endWindow(now int64) []owedAnswer {
 	if d.count > 0 {
 		return d.flush(now)
 	}
-	d.until, d.hotAll = 0, false
-	d.hot = emptied(d.hot)
+	d.until = 0
+	d.hot.empty()
 	return nil
-}
-
-// emptied empties m, or drops it if a burst made it large: a map keeps its
-// memory once grown, and a storm of distinct slots grows it to
-// dampMaxPending entries.
-func emptied(m map[string]struct{}) map[string]struct{} {
-	if len(m) > 64 {
-		return nil
-	}
-	clear(m)
-	return m
 }
 
 // flush applies everything held and opens a window in which the slots it
@@ -275,10 +279,10 @@ func emptied(m map[string]struct{}) map[string]struct{} {
 func (d *damper) flush(now int64) []owedAnswer {
 	d.stats.applied.Add(d.count)
 	d.stats.dampFlushes.Add(1)
-	if d.all {
+	if d.held.all {
 		d.h.InvalidateAll()
 	} else {
-		for slotID := range d.held {
+		for slotID := range d.held.ids {
 			d.h.Invalidate(slotID)
 		}
 	}
@@ -292,9 +296,9 @@ func (d *damper) flush(now int64) []owedAnswer {
 			break
 		}
 	}
-	d.hot, d.held = d.held, emptied(d.hot)
-	d.hotAll, d.all = d.all, false
-	if d.hotAll {
+	d.hot, d.held = d.held, d.hot
+	d.held.empty()
+	if d.hot.all {
 		d.cur = min(2*d.cur, d.window)
 	} else {
 		d.cur = d.first
@@ -316,7 +320,7 @@ func (d *damper) halt() {
 		d.stop()
 		d.armed = false
 	}
-	clear(d.held)
+	d.held.empty()
 	d.count, d.owed, d.mark = 0, nil, time.Time{}
 }
 
