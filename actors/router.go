@@ -39,6 +39,7 @@ type router struct {
 	sweepAt   uint64
 	stop      chan struct{}
 	wg        sync.WaitGroup
+	stopping  bool // Close: bind nothing more (see refuse)
 }
 
 // sweep asks the router to free a share of the expired and invalidated
@@ -80,21 +81,46 @@ func (r *router) Receive(ctx actor.Context) {
 	}()
 	switch m := ctx.Message().(type) {
 	case *messages.Route:
+		if r.stopping {
+			r.refuse(m)
+			return
+		}
 		r.route(ctx, m)
 	case *released:
 		r.released(ctx, m)
 	case *messages.InvalidateAll:
-		r.walk(ctx, &invalidateWalk{left: r.dir.Directory().Buckets()})
+		if !r.stopping {
+			r.walk(ctx, &invalidateWalk{left: r.dir.Directory().Buckets()})
+		}
 	case *invalidateWalk:
-		r.walk(ctx, m)
+		if !r.stopping {
+			r.walk(ctx, m)
+		}
 	case *sweep:
 		r.sweep()
 		r.shrinkPool(ctx)
 	case *actor.Started:
 		r.startSweeping(ctx)
 	case *actor.Stopping:
+		r.stopping = true
 		r.stopSweeping()
 		r.deadlines.stop()
+	}
+}
+
+// refuse answers a request that reached the router once it was stopping.
+// protoactor still delivers user messages while a stopping actor waits
+// for its children, and a slot actor busy on another goroutine makes that
+// wait last: a request from a caller that raced Close, or the next step
+// of an InvalidateAll walk, arrives then. Binding an actor for it would
+// spawn a child after the children were told to stop; nothing would stop
+// that one, the router would never terminate, and Close would wait for
+// the poison's 10 s timeout with the child's load running on
+// (TestRouterStoppingBindsNoActor). The engine is closing: a Get gets
+// ErrClosed (its caller sees the engine's context end anyway).
+func (r *router) refuse(m *messages.Route) {
+	if g, ok := m.Msg.(*messages.Get); ok {
+		reply(g, messages.Result{Err: core.ErrClosed})
 	}
 }
 
