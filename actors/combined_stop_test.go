@@ -64,6 +64,8 @@ func TestRouterStoppingBindsNoActor(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	r.env.Root.Send(pid, &messages.Route{ID: "cold", Msg: cold}) // a caller that raced Close
+	done := make(chan bool, 1)
+	r.env.Root.Send(pid, &messages.Route{ID: "set", Msg: &Set{Value: 1, Done: done}}) // a Set too
 	close(p.release)
 	_, err := stopped.Result()
 	require.NoError(t, err, "the router never stopped: it bound an actor while stopping")
@@ -73,5 +75,11 @@ func TestRouterStoppingBindsNoActor(t *testing.T) {
 		require.ErrorIs(t, res.Err, core.ErrClosed)
 	default:
 		t.Fatal("the Get that reached a stopping router was not answered")
+	}
+	select {
+	case cached := <-done:
+		require.False(t, cached, "a Set cached on a stopping router")
+	default:
+		t.Fatal("the Set that reached a stopping router was not answered")
 	}
 }

@@ -117,10 +117,14 @@ func (r *router) Receive(ctx actor.Context) {
 // that one, the router would never terminate, and Close would wait for
 // the poison's 10 s timeout with the child's load running on
 // (TestRouterStoppingBindsNoActor). The engine is closing: a Get gets
-// ErrClosed (its caller sees the engine's context end anyway).
+// ErrClosed and a Set caches nothing (their callers see the engine's
+// context end anyway, but need not wait for it).
 func (r *router) refuse(m *messages.Route) {
-	if g, ok := m.Msg.(*messages.Get); ok {
-		reply(g, messages.Result{Err: core.ErrClosed})
+	switch m := m.Msg.(type) {
+	case *messages.Get:
+		reply(m, messages.Result{Err: core.ErrClosed})
+	case *Set:
+		m.Done <- false
 	}
 }
 
