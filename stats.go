@@ -28,7 +28,8 @@ type Stats struct {
 	// LoadErrors counts loads that failed: loader errors, panics and
 	// timeouts.
 	LoadErrors uint64
-	// LoaderPanics counts loads whose loader panicked.
+	// LoaderPanics counts loads whose loader panicked, including one that
+	// panicked after its load had timed out (logged, nothing restarted).
 	LoaderPanics uint64
 	// LoadTimeouts counts loads that ran past the load timeout.
 	LoadTimeouts uint64

@@ -217,7 +217,15 @@ func (s *slot) isCurrent(f *flight) bool {
 
 func (s *slot) loadDone(ctx actor.Context, f *flight) {
 	if s.flights[f.id] != f {
-		return // timed out already, or started by a previous incarnation
+		// Timed out already, or started by a previous incarnation: its
+		// waiters were answered, and the actor may serve another slot by
+		// now, so a panic restarts nothing; but it is a loader bug all the
+		// same, and must not go unseen.
+		if p := f.panic; p != nil {
+			s.env.Stats.LoaderPanics.Add(1)
+			s.env.Logger.Error("slotcache: loader panicked after its load had ended", "slot", f.slotID, "panic", p.Value, "stack", string(p.Stack))
+		}
+		return
 	}
 	s.finish(f)
 	r := f.result
