@@ -26,11 +26,16 @@ func TestDeadlinesTimeOutOnlyDueLoads(t *testing.T) {
 	r := newRig(t, 0)
 	d := newDeadlines()
 	defer d.stop()
-	past := time.Now().Add(-time.Second)
-	due := r.deadlineFlight(d, past)
-	ended := r.deadlineFlight(d, past)
-	later := r.deadlineFlight(d, time.Now().Add(time.Hour))
+	// Listed with deadlines ahead, so that the timer, armed by the first
+	// add, cannot fire before ended ends; then due's deadline passes.
+	soon := time.Now().Add(time.Hour)
+	due := r.deadlineFlight(d, soon)
+	ended := r.deadlineFlight(d, soon)
+	later := r.deadlineFlight(d, soon.Add(time.Hour))
 	ended.end()
+	d.mu.Lock()
+	due.deadline = time.Now().Add(-time.Second)
+	d.mu.Unlock()
 
 	d.fire()
 	assert.ErrorIs(t, due.Err(), context.DeadlineExceeded, "a due load is timed out")
