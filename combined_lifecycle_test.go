@@ -225,7 +225,10 @@ func TestCombinedLateLoaderAfterRebind(t *testing.T) {
 
 func clLateLoaderAfterRebind(t *testing.T, lateEnd func() (any, error), target string) {
 	ignore := goleak.IgnoreCurrent()
-	e, err := New(WithLoadTimeout(20*time.Millisecond), WithPassivateAfter(0))
+	// The timeout ends A's first load, but bounds the target's load too,
+	// which the test holds open through several steps: a second leaves
+	// those steps ample time on a loaded machine (20 ms did not).
+	e, err := New(WithLoadTimeout(time.Second), WithPassivateAfter(0))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = e.Close() })
 	ctx := context.Background()
