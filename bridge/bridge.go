@@ -93,6 +93,7 @@ type Bridge struct {
 
 	sessions   atomic.Uint64                // numbers sessions, for Sub.session
 	stuck      atomic.Int64                 // abandoned attempts still blocked in go-redis
+	stuckTry   time.Time                    // the last attempt past stuckLimit; run's goroutine only
 	lossReason atomic.Pointer[lossReason]   // why the last session ended
 	failing    atomic.Bool                  // the outage is logged already
 	switching  atomic.Pointer[redis.PubSub] // closed by switched, which logged why

@@ -60,20 +60,42 @@ func (b *Bridge) session() (confirmed bool) {
 	return conf.Load()
 }
 
-// stuckLimit bounds the subscription attempts left blocked on a dead or
-// frozen link at any time: each holds a goroutine and a socket until
+// stuckLimit and stuckMax bound the subscription attempts left blocked on
+// a dead or frozen link: each holds a goroutine and a socket until
 // go-redis gives up, which, with ReadTimeout -1 on a half-open link, may be
-// never.
-const stuckLimit = 2
+// never. Past stuckLimit, a new attempt starts only once per stuckRetry,
+// so that a link that heals for new connections while the frozen ones
+// stay frozen is still found (TestResubscribesPastStuckLimit); past
+// stuckMax, none.
+const (
+	stuckLimit = 2
+	stuckMax   = 8
+)
+
+// stuckRetry is how often an attempt starts past stuckLimit: every ten
+// heartbeats, or every second without a heartbeat.
+func (b *Bridge) stuckRetry() time.Duration {
+	if hb := b.cfg.Heartbeat; hb > 0 {
+		return 10 * hb
+	}
+	return time.Second
+}
 
 // subscribe runs Client.Subscribe and waits for it at most three
 // heartbeats (no bound without a heartbeat, which is how the bridge detects
 // a dead link anyway) or until Close. An attempt that takes longer is left
 // to finish on its own and close its PubSub then; while stuckLimit of them
-// are pending, no new one starts.
+// are pending, a new one starts only once per stuckRetry.
 func (b *Bridge) subscribe(channels []string) (*redis.PubSub, bool) {
-	if b.stuck.Load() >= stuckLimit {
+	switch n := b.stuck.Load(); {
+	case n >= stuckMax:
 		return nil, false
+	case n >= stuckLimit:
+		now := time.Now()
+		if now.Sub(b.stuckTry) < b.stuckRetry() {
+			return nil, false
+		}
+		b.stuckTry = now
 	}
 	var (
 		mu        sync.Mutex
