@@ -42,20 +42,10 @@ func TestCombinedCancelledGetsNeverGetAnotherAnswer(t *testing.T) {
 	if testing.Short() {
 		iterations = 300
 	}
-	stop := make(chan struct{})
-	var invalidator sync.WaitGroup
-	invalidator.Add(1)
-	go func() {
-		defer invalidator.Done()
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = e.Invalidate(context.Background(), "s"+strconv.Itoa(n%slots))
-		}
-	}()
+	stopInvalidating := spin(1, func(_, n int) bool {
+		_ = e.Invalidate(context.Background(), "s"+strconv.Itoa(n%slots))
+		return true
+	})
 	var cancelled atomic.Int64
 	var wg sync.WaitGroup
 	for g := range getters {
@@ -84,8 +74,7 @@ func TestCombinedCancelledGetsNeverGetAnotherAnswer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	invalidator.Wait()
+	stopInvalidating()
 	t.Logf("%d Gets cancelled in flight", cancelled.Load())
 }
 

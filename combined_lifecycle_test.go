@@ -360,39 +360,27 @@ func TestCombinedCloseRacingColdMisses(t *testing.T) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					id := fmt.Sprintf("g%d-%d", g, i)
-					if i%2 == 0 {
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							_, _ = e.Get(context.Background(), id, polite)
-						}()
-						continue
-					}
-					if _, err := e.Get(context.Background(), id, identity); err != nil && !errors.Is(err, ErrClosed) {
-						t.Errorf("Get %s: %v", id, err)
-						return
-					}
-				}
-			}()
-		}
+		var parked sync.WaitGroup // Gets whose loader waits for Close
+		stop := spin(8, func(g, i int) bool {
+			id := fmt.Sprintf("g%d-%d", g, i)
+			if i%2 == 0 {
+				parked.Add(1)
+				go func() {
+					defer parked.Done()
+					_, _ = e.Get(context.Background(), id, polite)
+				}()
+				return true
+			}
+			if _, err := e.Get(context.Background(), id, identity); err != nil && !errors.Is(err, ErrClosed) {
+				t.Errorf("Get %s: %v", id, err)
+				return false
+			}
+			return true
+		})
 		require.Eventually(t, func() bool { return e.Stats().Loads > 200 }, wait, time.Millisecond, "the misses never started")
 		err = e.Close()
-		close(stop)
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		go func() { stop(); parked.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(wait):

@@ -196,38 +196,15 @@ func TestFillObserverSeesLeaseAndWait(t *testing.T) {
 func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 	e := newEngine(t)
 	ctx := context.Background()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := string(rune('a' + (i+w)%20))
-				_, _ = e.Get(ctx, id, func(context.Context, string) (any, error) { return i, nil })
-				if i%7 == 0 {
-					_ = e.Invalidate(ctx, id)
-				}
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				e.Reset()
-			}
+	stopWork := spin(2, func(w, i int) bool {
+		id := string(rune('a' + (i+w)%20))
+		_, _ = e.Get(ctx, id, func(context.Context, string) (any, error) { return i, nil })
+		if i%7 == 0 {
+			_ = e.Invalidate(ctx, id)
 		}
-	}()
+		return true
+	})
+	stopResets := spin(1, func(int, int) bool { e.Reset(); return true })
 	counters := func(s Stats) map[string]uint64 {
 		out := map[string]uint64{"LoadLatency": s.LoadLatency.Count()}
 		v := reflect.ValueOf(s)
@@ -246,8 +223,8 @@ func TestTotalsMonotonicUnderConcurrentReset(t *testing.T) {
 		}
 		prev = cur
 	}
-	close(stop)
-	wg.Wait()
+	stopWork()
+	stopResets()
 	assert.Positive(t, prev["Hits"]+prev["Loads"], "the workload ran")
 }
 
