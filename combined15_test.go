@@ -275,37 +275,11 @@ func TestCombinedDampingWithFill(t *testing.T) {
 		flood.mu.Unlock()
 		return v
 	}
-	stop := make(chan struct{})
-	var stale atomic.Value
-	var readers sync.WaitGroup
-	for r := range 4 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for n := r; ; n += 4 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				gone := flood.before(damped.env.LastWatermark())
-				v, err := damped.Get(context.Background(), id(n), src.load)
-				if err != nil {
-					t.Errorf("Get %s: %v", id(n), err)
-					return
-				}
-				if got := cbVersion(v); got < gone {
-					stale.CompareAndSwap(nil, fmt.Sprintf("%s: version %d after the watermark passed version %d", id(n), got, gone))
-				}
-			}
-		}()
-	}
+	stopReading := stReaders(t, damped, src, &flood, id, func(string) bool { return true })
 	for range messages {
 		invalidateAll()
 	}
-	close(stop)
-	readers.Wait()
-	require.Nil(t, stale.Load(), "a value served after the watermark passed its invalidation")
+	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
 	require.NotZero(t, damped.Stats().DampedInvalidations, "the scenario: the flood was damped")
 
 	last := invalidateAll()

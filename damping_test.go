@@ -97,41 +97,32 @@ func stEngine(t *testing.T, client *redis.Client) *Engine {
 	return e
 }
 
-// stReaders reads slots (slot(n) for the n-th Get) until stop, and reports
-// the first values of a flooded slot older than what the watermark, read
-// before the Get, says was invalidated.
-func stReaders(t *testing.T, e *Engine, src *stSource, flood *stFlood, slot func(n int) string, flooded func(id string) bool, stop <-chan struct{}) (wait func() []string) {
+// stReaders reads slots (slot(n) for the n-th Get) on 4 goroutines until
+// the returned stop, which reports the first values of a flooded slot
+// older than what the watermark, read before the Get, says was
+// invalidated.
+func stReaders(t *testing.T, e *Engine, src *stSource, flood *stFlood, slot func(n int) string, flooded func(id string) bool) (stop func() []string) {
 	var mu sync.Mutex
 	var stale []string
-	var wg sync.WaitGroup
-	for r := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := r; ; n += 4 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := slot(n)
-				gone := flood.before(e.env.LastWatermark())
-				v, err := e.Get(context.Background(), id, src.load)
-				if err != nil {
-					t.Errorf("Get %s: %v", id, err)
-					return
-				}
-				if got := v.(int64); flooded(id) && got < gone {
-					mu.Lock()
-					if len(stale) < 5 {
-						stale = append(stale, fmt.Sprintf("%s: version %d after the watermark passed version %d", id, got, gone))
-					}
-					mu.Unlock()
-				}
+	const readers = 4
+	stopReading := spin(readers, func(r, i int) bool {
+		id := slot(i*readers + r)
+		gone := flood.before(e.env.LastWatermark())
+		v, err := e.Get(context.Background(), id, src.load)
+		if err != nil {
+			t.Errorf("Get %s: %v", id, err)
+			return false
+		}
+		if got := cbVersion(v); flooded(id) && got < gone {
+			mu.Lock()
+			if len(stale) < 5 {
+				stale = append(stale, fmt.Sprintf("%s: version %d after the watermark passed version %d", id, got, gone))
 			}
-		}()
-	}
-	return func() []string { wg.Wait(); return stale }
+			mu.Unlock()
+		}
+		return true
+	})
+	return func() []string { stopReading(); return stale }
 }
 
 // stEpochs is how many times e may have dropped every slot or slotID since
@@ -176,11 +167,9 @@ func TestStormOfAllIsDamped(t *testing.T) {
 	const messages = 3000
 	payload := `{"slotId":"*","_origin":"storm"}`
 	var flood stFlood
-	stop := make(chan struct{})
-	wait := stReaders(t, e, src, &flood, id, func(string) bool { return true }, stop)
+	stopReading := stReaders(t, e, src, &flood, id, func(string) bool { return true })
 	flood.run(t, e, srv.Client(t), src, payload, messages)
-	close(stop)
-	require.Empty(t, wait(), "a value served after the watermark passed its invalidation")
+	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
 
 	last := stLast(t, e, srv.Client(t), src, payload, messages)
 	for i := range slots {
@@ -224,11 +213,9 @@ func TestStormOfOneSlotIsDamped(t *testing.T) {
 	const messages = 3000
 	payload := `{"slotId":"hot","_origin":"storm"}`
 	var flood stFlood
-	stop := make(chan struct{})
-	wait := stReaders(t, e, src, &flood, id, func(id string) bool { return id == "hot" }, stop)
+	stopReading := stReaders(t, e, src, &flood, id, func(id string) bool { return id == "hot" })
 	flood.run(t, e, srv.Client(t), src, payload, messages)
-	close(stop)
-	require.Empty(t, wait(), "a value served after the watermark passed its invalidation")
+	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
 
 	last := stLast(t, e, srv.Client(t), src, payload, messages)
 	v, err := e.Get(context.Background(), "hot", src.load)
