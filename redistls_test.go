@@ -248,6 +248,23 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 		}
 	}
 
+	// fillDegraded starts Redis without right and an engine with fill on
+	// it, and checks that its first miss degrades the fill, with a Warn
+	// line that says what Redis refused.
+	fillDegraded := func(t *testing.T, right string, words ...string) (*redistest.Server, *Engine, *tlsLog) {
+		t.Helper()
+		srv := start(t, without(t, full, right))
+		tlsEnv(t, url(srv), certs.CAFile, "", "")
+		log := &tlsLog{Quote: true}
+		e := tlsEngine(t, log, WithFill(FillPolicy{}))
+		rtReady(t, e)
+		var l rtLoader
+		rtGet(t, e, "s", &l)
+		require.EqualValues(t, 1, e.Stats().FillDegraded)
+		require.Equal(t, 1, log.Count("WARN slotcache: fill", append([]string{`outcome="degraded"`}, words...)...), "%s", log)
+		return srv, e, log
+	}
+
 	t.Run("publish", func(t *testing.T) {
 		srv := start(t, without(t, full, "+publish"))
 		tlsEnv(t, url(srv), certs.CAFile, "", "")
@@ -308,40 +325,25 @@ func TestRedisACLRefusalsAreClear(t *testing.T) {
 	})
 
 	t.Run("key patterns", func(t *testing.T) {
-		srv := start(t, without(t, full, "~{slotcache:invalidate:*"))
-		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		log := tlsLog{Quote: true}
-		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
-		rtReady(t, e)
-		var l rtLoader
-		rtGet(t, e, "s", &l)
-		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "NOPERM", "keys"), "%s", &log)
+		_, e, log := fillDegraded(t, "~{slotcache:invalidate:*", "NOPERM", "keys")
 
 		err := e.Invalidate(ctx(t), "s")
 		require.ErrorIs(t, err, ErrQueued)
 		require.ErrorContains(t, err, "drop shared copy")
 		require.ErrorContains(t, err, "NOPERM")
-		refusedOnce(t, &log, "prepare PUBLISH slotcache:invalidate", "keys")
+		refusedOnce(t, log, "prepare PUBLISH slotcache:invalidate", "keys")
 		require.True(t, refusal(e, "prepare PUBLISH slotcache:invalidate", "NOPERM")())
 	})
 
 	t.Run("evalsha", func(t *testing.T) {
-		srv := start(t, without(t, full, "+evalsha"))
-		tlsEnv(t, url(srv), certs.CAFile, "", "")
-		log := tlsLog{Quote: true}
-		e := tlsEngine(t, &log, WithFill(FillPolicy{}))
-		rtReady(t, e)
-		var l rtLoader
-		rtGet(t, e, "s", &l)
-		require.EqualValues(t, 1, e.Stats().FillDegraded)
-		require.Equal(t, 1, log.Count("WARN slotcache: fill", `outcome="degraded"`, "'evalsha'"), "%s", &log)
+		srv, e, log := fillDegraded(t, "+evalsha", "'evalsha'")
 		// Every miss degrades while it lasts: the refusal is the engine's,
 		// for the gauge and the Error log, as a refused PUBLISH is.
 		require.True(t, refusal(e, "fill", "'evalsha'")(), "RedisRefusal %q", e.Stats().RedisRefusal)
-		require.Equal(t, 1, log.Count(tlsRefused, `command="fill`, "'evalsha'"), "%s", &log)
+		require.Equal(t, 1, log.Count(tlsRefused, `command="fill`, "'evalsha'"), "%s", log)
 
 		srv.SetUser(t, tlsUser, "+evalsha")
+		var l rtLoader
 		n := 0
 		require.Eventually(t, func() bool { // misses probe Redis past the breaker's cool-down
 			n++
