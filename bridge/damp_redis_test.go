@@ -99,20 +99,25 @@ func TestDampingOnRealRedis(t *testing.T) {
 		}, 10*time.Second, time.Millisecond, "nothing held")
 	}
 
+	// appliedAfter waits for the subscription-th subscription, after fault,
+	// and then for every invalidation held across it to be applied.
+	appliedAfter := func(subscription uint64, fault string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return b.Stats().Subscriptions >= subscription }, 10*time.Second, 5*time.Millisecond,
+			"no resubscription after %s", fault)
+		require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
+			"invalidations held across %s are applied", fault)
+	}
 	hold()
 	srv.KillPubSubClients()
-	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 2 }, 10*time.Second, 5*time.Millisecond, "no resubscription")
-	require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
-		"invalidations held across the session change are applied")
+	appliedAfter(2, "the session change")
 
 	// The server itself dies and comes back, empty, with invalidations held:
 	// the flush timer does not wait for it, nor do they wait for the timer.
 	hold()
 	srv.Kill()
 	srv.Restart()
-	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 3 }, 10*time.Second, 5*time.Millisecond, "no resubscription after the restart")
-	require.Eventually(t, func() bool { return b.Stats().Applied == published }, 10*time.Second, 5*time.Millisecond,
-		"invalidations held across a server restart are applied")
+	appliedAfter(3, "a server restart")
 
 	hold()
 	b.Close()
