@@ -84,21 +84,30 @@ var refusals = []struct {
 // demo fails before running anything, saying what Redis refused (not that
 // it cannot reach it), with the URL redacted and no password.
 func TestDemoRedisRefused(t *testing.T) {
+	refusedBeforeRunning(t, []string{"demo", "-workers", "2", "-requests", "2"},
+		func(addr string) []string { return []string{"REDIS_URL=rediss://demo@" + addr, "unset REDIS_URL"} })
+}
+
+// refusedBeforeRunning runs the command args once for each of refusals and
+// checks that it fails before writing anything to stdout, with a message
+// that says Redis refused it and why, and the URL's words of also(addr)
+// for a server at addr, and that quotes no password.
+func refusedBeforeRunning(t *testing.T, args []string, also func(addr string) []string) {
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
 			s, addr := tlsEnv(t)
 			tc.spoil(t, s)
 			var stdout, stderr bytes.Buffer
-			code := run(testContext(t), []string{"demo", "-workers", "2", "-requests", "2"}, &stdout, &stderr)
+			code := run(testContext(t), args, &stdout, &stderr)
 			assert.Equal(t, exitFail, code)
 			msg := stderr.String()
-			for _, want := range []string{"refused", tc.want, "REDIS_URL=rediss://demo@" + addr, "unset REDIS_URL"} {
+			for _, want := range append([]string{"refused", tc.want}, also(addr)...) {
 				assert.Contains(t, msg, want)
 			}
 			assert.NotContains(t, msg, "cannot reach")
 			assert.NotContains(t, msg, "hunter2")
 			assert.NotContains(t, msg, tlsPassword)
-			assert.Empty(t, stdout.String(), "the demo ran although Redis refuses it")
+			assert.Empty(t, stdout.String(), "the command ran although Redis refuses it")
 		})
 	}
 }
@@ -116,23 +125,8 @@ func TestBenchTLSFromEnv(t *testing.T) {
 
 // TestBenchRedisRefused: bench's check says what Redis refused, too.
 func TestBenchRedisRefused(t *testing.T) {
-	for _, tc := range refusals {
-		t.Run(tc.name, func(t *testing.T) {
-			s, addr := tlsEnv(t)
-			tc.spoil(t, s)
-			var stdout, stderr bytes.Buffer
-			code := run(testContext(t), []string{"bench", "-instances", "2", "-duration", "1s"}, &stdout, &stderr)
-			assert.Equal(t, exitFail, code)
-			msg := stderr.String()
-			for _, want := range []string{"refused", tc.want, "rediss://demo@" + addr} {
-				assert.Contains(t, msg, want)
-			}
-			assert.NotContains(t, msg, "cannot reach")
-			assert.NotContains(t, msg, "hunter2")
-			assert.NotContains(t, msg, tlsPassword)
-			assert.Empty(t, stdout.String())
-		})
-	}
+	refusedBeforeRunning(t, []string{"bench", "-instances", "2", "-duration", "1s"},
+		func(addr string) []string { return []string{"rediss://demo@" + addr} })
 }
 
 // TestRedisCheckHidesURLPassword: a password in the URL itself is redacted
