@@ -125,6 +125,21 @@ func stReaders(t *testing.T, e *Engine, src *stSource, flood *stFlood, slot func
 	return func() []string { stopReading(); return stale }
 }
 
+// stStorm warms slots slot(0) to slot(slots-1), then publishes payload
+// messages times while stReaders read, and checks that no Get of a
+// flooded slot returned a value the watermark said was invalidated.
+func stStorm(t *testing.T, e *Engine, client *redis.Client, src *stSource, slots int, slot func(n int) string, flooded func(id string) bool, payload string, messages int) {
+	t.Helper()
+	for i := range slots {
+		_, err := e.Get(context.Background(), slot(i), src.load)
+		require.NoError(t, err)
+	}
+	var flood stFlood
+	stopReading := stReaders(t, e, src, &flood, slot, flooded)
+	flood.run(t, e, client, src, payload, messages)
+	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
+}
+
 // stEpochs is how many times e may have dropped every slot or slotID since
 // it was warm: invalidations applied at once, flushes, and resyncs. A
 // slot is loaded at most once per such epoch.
@@ -159,17 +174,9 @@ func TestStormOfAllIsDamped(t *testing.T) {
 	src := &stSource{loads: map[string]int{}}
 	const slots = 100
 	id := func(n int) string { return "s" + strconv.Itoa(n%slots) }
-	for i := range slots {
-		_, err := e.Get(context.Background(), id(i), src.load)
-		require.NoError(t, err)
-	}
-
 	const messages = 3000
 	payload := `{"slotId":"*","_origin":"storm"}`
-	var flood stFlood
-	stopReading := stReaders(t, e, src, &flood, id, func(string) bool { return true })
-	flood.run(t, e, srv.Client(t), src, payload, messages)
-	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
+	stStorm(t, e, srv.Client(t), src, slots, id, func(string) bool { return true }, payload, messages)
 
 	last := stLast(t, e, srv.Client(t), src, payload, messages)
 	for i := range slots {
@@ -205,17 +212,9 @@ func TestStormOfOneSlotIsDamped(t *testing.T) {
 		}
 		return "s" + strconv.Itoa(n%slots)
 	}
-	for i := range slots {
-		_, err := e.Get(context.Background(), id(i), src.load)
-		require.NoError(t, err)
-	}
-
 	const messages = 3000
 	payload := `{"slotId":"hot","_origin":"storm"}`
-	var flood stFlood
-	stopReading := stReaders(t, e, src, &flood, id, func(id string) bool { return id == "hot" })
-	flood.run(t, e, srv.Client(t), src, payload, messages)
-	require.Empty(t, stopReading(), "a value served after the watermark passed its invalidation")
+	stStorm(t, e, srv.Client(t), src, slots, id, func(id string) bool { return id == "hot" }, payload, messages)
 
 	last := stLast(t, e, srv.Client(t), src, payload, messages)
 	v, err := e.Get(context.Background(), "hot", src.load)
