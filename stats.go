@@ -250,6 +250,9 @@ func (e *Engine) Stats() Stats {
 		coherenceStats(&st, b)
 		signingStats(&st, b)
 		dampingStats(&st, b)
+		if e.filler != nil {
+			st.FillNotices = b.Filled
+		}
 	}
 	e.fillStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
