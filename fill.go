@@ -285,7 +285,4 @@ func (e *Engine) fillStats(st *Stats) {
 	st.FillUnverified = f.Of(fill.Unverified)
 	st.FillUncodable = f.Uncodable
 	st.FillWaiting = uint64(max(f.Waiting, 0))
-	if e.sub != nil {
-		st.FillNotices = e.sub.Stats().Filled
-	}
 }

@@ -206,6 +206,13 @@ type Stats struct {
 	// keeps retrying, and it clears once the command succeeds again (see
 	// "Redis TLS and ACL" in the README).
 	RedisRefusal string
+	// RedisDown is why Redis has not been heard since it last was (a
+	// confirmed subscription or a heartbeat echo): the error that ended the
+	// last subscription or failed the last attempt to subscribe, such as a
+	// refused connection or "no heartbeat echo"; "" once Redis is heard
+	// again, or before any attempt failed. With RedisRefusal, it says why
+	// Subscribed is false.
+	RedisDown string
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -243,6 +250,9 @@ func (e *Engine) Stats() Stats {
 		coherenceStats(&st, b)
 		signingStats(&st, b)
 		dampingStats(&st, b)
+		if e.filler != nil {
+			st.FillNotices = b.Filled
+		}
 	}
 	e.fillStats(&st)
 	st.LoadLatency = Histogram(e.observe.Loads.Snapshot())
@@ -252,6 +262,9 @@ func (e *Engine) Stats() Stats {
 		st.Subscribed, st.SinceHeard = h.Subscribed, h.SinceHeard
 		if r := e.sub.Bridge().Refusal(); r != nil {
 			st.RedisRefusal = r.Error()
+		}
+		if err := e.sub.Bridge().Down(); err != nil {
+			st.RedisDown = err.Error()
 		}
 	}
 	return st

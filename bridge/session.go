@@ -262,8 +262,10 @@ func (b *Bridge) adopt(ps *redis.PubSub, channels []string) bool {
 // serves at most the staleness bound. Failed attempts while Redis stays
 // unreachable warn once, then stay at Debug.
 func (b *Bridge) lost(confirmed bool, err error) {
+	// The refusal first: whoever sees the loss (Down) sees it too.
+	refused := b.subscribeRefused(err)
 	b.lossReason.Store(&lossReason{err: err, at: time.Now()})
-	if b.subscribeRefused(err) {
+	if refused {
 		return // logged at Error: a right, a password or a certificate is wrong
 	}
 	switch {
@@ -283,6 +285,19 @@ func (b *Bridge) lost(confirmed bool, err error) {
 type lossReason struct {
 	err error
 	at  time.Time
+}
+
+// Down returns why the bridge has not heard from Redis since it last did
+// (a confirmation or a heartbeat echo): the error that ended its last
+// session or failed its last attempt to subscribe; nil when none did since,
+// or never. It is what an exporter or a startup check shows for an
+// unreachable Redis, which a Refusal does not cover.
+func (b *Bridge) Down() error {
+	r := b.lossReason.Load()
+	if r == nil || r.at.Sub(b.start) < time.Duration(b.lastEcho.Load()) {
+		return nil
+	}
+	return r.err
 }
 
 // subscribed marks a confirmed subscription of s's channel in session n:

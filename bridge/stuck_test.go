@@ -42,3 +42,33 @@ func TestResubscribesPastStuckLimit(t *testing.T) {
 	require.Eventually(t, func() bool { return b.Stats().Subscriptions >= 2 }, 10*time.Second, 5*time.Millisecond,
 		"no attempt past the frozen ones")
 }
+
+// Past stuckLimit, attempts still start now and then, but never more than
+// stuckMax of them wait at once: each holds a goroutine and a socket for as
+// long as the link stays frozen (for ever here), so a partition that lasts
+// must not pile them up one per stuckRetry.
+func TestStuckAttemptsBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	client := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1})
+	t.Cleanup(func() { _ = client.Close() })
+	b := Start(Config{
+		Client: client, Channel: "slotcache-test:stuck:" + t.Name(), Origin: "me", Handler: &countingHandler{},
+		Heartbeat: 20 * time.Millisecond, PublishTimeout: time.Second, MaxMessageBytes: 4096,
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+	})
+	t.Cleanup(b.Close)
+	t.Cleanup(proxy.CutAll) // runs before Close: releases the frozen attempts
+	select {
+	case <-b.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not subscribed")
+	}
+
+	proxy.Partition()
+	require.Eventually(t, func() bool { return b.stuck.Load() >= stuckMax }, 10*time.Second, 5*time.Millisecond,
+		"attempts past stuckLimit stopped before stuckMax: %d", b.stuck.Load())
+	// Another attempt would start within one stuckRetry if none bounded them.
+	require.Never(t, func() bool { return b.stuck.Load() > stuckMax }, 3*b.stuckRetry(), 5*time.Millisecond,
+		"more than stuckMax attempts wait on the frozen link")
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,9 +10,10 @@ import (
 	"github.com/slotcache/slotcache"
 )
 
-// refusalPoll is how often checkRedis looks at Stats().RedisRefusal while
-// it waits for the subscription. It only bounds how soon a refusal is
-// reported: a refusal already takes go-redis's dial retries to arrive.
+// refusalPoll is how often checkRedis looks at Stats().RedisRefusal and
+// RedisDown while it waits for the subscription. It only bounds how soon
+// a failure is reported: one already takes go-redis's dial retries to
+// arrive.
 const refusalPoll = 20 * time.Millisecond
 
 // redisSetting says which channel checkRedis subscribes to and, for its
@@ -44,13 +46,10 @@ const envFix = "Check the credentials (the URL's, or REDIS_USERNAME and REDIS_PA
 // set.where and what to do, when New rejects the options, when Redis
 // refuses the engine (credentials, ACL rights, TLS certificates: the
 // engine's Stats().RedisRefusal, which names the refusal), or when it
-// cannot reach Redis: the engine logs its first failed attempt at Warn
-// with the error, and checkTimeout bounds an attempt that never ends.
+// cannot reach Redis: Stats().RedisDown has the error of the first failed
+// attempt, and checkTimeout bounds an attempt that never ends.
 func checkRedis(ctx context.Context, set redisSetting, opts ...slotcache.Option) error {
-	failed := make(chan error, 1)
-	opts = append(opts,
-		slotcache.WithChannel(set.channel),
-		slotcache.WithLogger(slog.New(firstError{failed})))
+	opts = append(opts, slotcache.WithChannel(set.channel), slotcache.WithLogger(slog.New(slog.DiscardHandler)))
 	e, err := slotcache.New(opts...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", set.where, err)
@@ -73,12 +72,16 @@ func checkRedis(ctx context.Context, set redisSetting, opts ...slotcache.Option)
 				return ctx.Err() // interrupted: no verdict on Redis
 			}
 			err = fmt.Errorf("no subscription confirmed within %v: %w", checkTimeout, err)
-		case err = <-failed:
 		case <-poll.C:
 		}
-		if r := e.Stats().RedisRefusal; r != "" {
+		// A refusal is recorded before the failed attempt (RedisDown).
+		st := e.Stats()
+		if st.RedisRefusal != "" {
 			return fmt.Errorf("refused by Redis at %s: %s\n"+
-				"%s: see \"Redis TLS and ACL\" in the README; or %s", set.where, r, set.fix, set.without)
+				"%s: see \"Redis TLS and ACL\" in the README; or %s", set.where, st.RedisRefusal, set.fix, set.without)
+		}
+		if err == nil && st.RedisDown != "" {
+			err = errors.New(st.RedisDown)
 		}
 		if err != nil {
 			return fmt.Errorf("cannot reach Redis at %s: %w\n"+
@@ -87,36 +90,3 @@ func checkRedis(ctx context.Context, set redisSetting, opts ...slotcache.Option)
 		}
 	}
 }
-
-// firstError is a slog.Handler that hands on the error of the first
-// record at Warn or above that carries one: checkRedis's engine logs so
-// when an attempt to subscribe fails, and does nothing else.
-type firstError struct{ ch chan<- error }
-
-// Enabled reports whether level is Warn or above.
-func (h firstError) Enabled(_ context.Context, level slog.Level) bool {
-	return level >= slog.LevelWarn
-}
-
-// Handle sends r's "err" attribute, if it is an error, unless one was
-// sent already.
-func (h firstError) Handle(_ context.Context, r slog.Record) error {
-	r.Attrs(func(a slog.Attr) bool {
-		err, ok := a.Value.Any().(error)
-		if a.Key != "err" || !ok {
-			return true
-		}
-		select {
-		case h.ch <- err:
-		default:
-		}
-		return false
-	})
-	return nil
-}
-
-// WithAttrs returns h: only the records' own "err" matters.
-func (h firstError) WithAttrs([]slog.Attr) slog.Handler { return h }
-
-// WithGroup returns h, as WithAttrs.
-func (h firstError) WithGroup(string) slog.Handler { return h }
