@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -132,6 +133,17 @@ func (k *ringKey) sum(dst []byte, fields []string) []byte {
 }
 
 var colon, comma = []byte{':'}, []byte{','}
+
+// ParseMAC reads a whole MAC as signatures carry it, in unpadded base64url,
+// and reports whether text is one: what a message's _sig and a shared
+// value's header both end with, read by one piece of code.
+func ParseMAC(text string) (mac [sha256.Size]byte, ok bool) {
+	if base64.RawURLEncoding.DecodedLen(len(text)) != len(mac) {
+		return mac, false
+	}
+	n, err := base64.RawURLEncoding.Decode(mac[:], []byte(text))
+	return mac, err == nil && n == len(mac)
+}
 
 // MACInput returns what the MAC of fields is computed over: each field as a
 // netstring, "<length>:<field>,", the length in decimal bytes, one after

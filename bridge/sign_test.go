@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"testing"
 
@@ -76,4 +77,28 @@ func TestMACSpec(t *testing.T) {
 	m = hmac.New(sha256.New, key)
 	m.Write([]byte("3:x:y,0:,1:z,"))
 	require.Equal(t, m.Sum(nil), mac)
+}
+
+// TestParseMAC: a MAC reads back from its wire text, and nothing that is
+// not a whole MAC in unpadded base64url reads as one.
+func TestParseMAC(t *testing.T) {
+	r, err := bridge.NewKeyring([]byte("spec-key-0123456789abcdef"))
+	require.NoError(t, err)
+	_, mac := r.Sign(nil, "x")
+	text := base64.RawURLEncoding.EncodeToString(mac)
+	got, ok := bridge.ParseMAC(text)
+	require.True(t, ok)
+	require.Equal(t, mac, got[:])
+	for name, bad := range map[string]string{
+		"empty":     "",
+		"short":     text[:len(text)-1],
+		"long":      text + "A",
+		"padded":    base64.URLEncoding.EncodeToString(mac),
+		"std":       "+" + text[1:],
+		"not text":  text[:len(text)-1] + ".",
+		"truncated": base64.RawURLEncoding.EncodeToString(mac[:16]),
+	} {
+		_, ok := bridge.ParseMAC(bad)
+		require.False(t, ok, name)
+	}
 }
