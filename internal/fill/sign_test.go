@@ -226,3 +226,20 @@ func TestMigratingRefusesForgedSignedCopy(t *testing.T) {
 	require.Equal(t, core.LoadedHere, got.src)
 	require.Equal(t, map[string]uint64{"unverified": 1}, outcomes(migrating))
 }
+
+// TestSignedCopyLifeCutToItsExpiry: a genuine copy whose life in Redis a
+// client extended is served for no longer than its signed expiry, the
+// shared lifetime its writer gave it, so that a cached entry does not
+// outlive it either.
+func TestSignedCopyLifeCutToItsExpiry(t *testing.T) {
+	r := newRig(t)
+	a, b := r.coord(signed(t, false, keyA)), r.coord(signed(t, false, keyA))
+	ctx := context.Background()
+	await(t, loadAsyncDecide(ctx, a, "s", newLoader(values("s")).load, &sharing{share: core.Share{TTL: time.Minute}}))
+	require.NoError(t, r.client.PExpire(ctx, r.keys("s").data, time.Hour).Err())
+
+	got := load(t, b, "s", newLoader(values("unused")).load)
+	require.Equal(t, core.SharedCopy, got.src)
+	require.Positive(t, got.ttl)
+	require.LessOrEqual(t, got.ttl, time.Minute, "served for its life in Redis, past its signed expiry")
+}
