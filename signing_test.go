@@ -226,9 +226,8 @@ func TestSigningForgedSharedValueNeverServed(t *testing.T) {
 
 			raw := srv.Client(t)
 			ctx := context.Background()
-			ns, err := raw.Get(ctx, ch+":fill:gen").Result()
-			require.NoError(t, err)
-			require.NoError(t, raw.Set(ctx, "{"+ch+":fill:"+ns+":x}", `c"forged"`, time.Hour).Err())
+			data, _ := ftKeys(t, raw, ch, "x")
+			require.NoError(t, raw.Set(ctx, data, `c"forged"`, time.Hour).Err())
 
 			require.Equal(t, "s#1", rtGet(t, b, "s", &lb), "a genuine copy is shared")
 			got := rtGet(t, b, "x", &lb)
@@ -411,9 +410,8 @@ func TestSigningNamedCachesFill(t *testing.T) {
 	require.Equal(t, "y@b", get(b, "y"), "a copy signed with the engine's key was served by a cache with its own")
 
 	raw := srv.Client(t)
-	ns, err := raw.Get(ctx, b.Channel()+":fill:gen").Result()
-	require.NoError(t, err)
-	require.NoError(t, raw.Set(ctx, "{"+b.Channel()+":fill:"+ns+":z}", `c"forged"`, time.Hour).Err())
+	data, _ := ftKeys(t, raw, b.Channel(), "z")
+	require.NoError(t, raw.Set(ctx, data, `c"forged"`, time.Hour).Err())
 	require.Equal(t, "z@b", get(b, "z"), "a plain client's copy was served")
 
 	st := b.Stats()

@@ -3,6 +3,7 @@ package bridge
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,7 +38,17 @@ type Keyring struct {
 // hmac.New costs a few allocations and two hashes of the key, Reset none.
 type ringKey struct {
 	id   string
-	pool *sync.Pool // of hash.Hash
+	pool *sync.Pool // of *macState
+}
+
+// macState is a keyed HMAC with the scratch space a MAC needs. What goes
+// through hash.Hash's methods escapes, so a length's digits or a MAC to
+// compare on the caller's stack would cost an allocation per message; in
+// the pooled state they cost none.
+type macState struct {
+	h      hash.Hash
+	digits [20]byte
+	sum    [sha256.Size]byte
 }
 
 // NewKeyring returns a keyring of keys, the first one signing. It copies
@@ -60,7 +71,7 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 		seen[id] = i
 		key := append([]byte(nil), key...)
 		r.keys = append(r.keys, ringKey{id: id, pool: &sync.Pool{
-			New: func() any { return hmac.New(sha256.New, key) },
+			New: func() any { return &macState{h: hmac.New(sha256.New, key)} },
 		}})
 	}
 	return r, nil
@@ -92,7 +103,10 @@ func (r *Keyring) IDs() []string {
 // as a netstring (see MACInput), appended to dst.
 func (r *Keyring) Sign(dst []byte, fields ...string) (id string, mac []byte) {
 	k := &r.keys[0]
-	return k.id, k.sum(dst, fields)
+	st := k.hash(fields)
+	mac = append(dst, st.h.Sum(st.sum[:0])...)
+	k.pool.Put(st)
+	return k.id, mac
 }
 
 // Verify checks that mac is the MAC of fields under the key named id. It
@@ -103,8 +117,10 @@ func (r *Keyring) Verify(id string, mac []byte, fields ...string) error {
 		if k.id != id {
 			continue
 		}
-		var buf [sha256.Size]byte
-		if !hmac.Equal(k.sum(buf[:0], fields), mac) {
+		st := k.hash(fields)
+		equal := hmac.Equal(st.h.Sum(st.sum[:0]), mac)
+		k.pool.Put(st)
+		if !equal {
 			return ErrBadMAC
 		}
 		return nil
@@ -112,26 +128,36 @@ func (r *Keyring) Verify(id string, mac []byte, fields ...string) error {
 	return ErrUnknownKey
 }
 
-// sum appends the MAC of fields to dst. The fields go into the hash as
-// they are, not copied into one buffer first: a shared value may be large.
-func (k *ringKey) sum(dst []byte, fields []string) []byte {
-	h := k.pool.Get().(hash.Hash)
+// hash returns a pooled state that has hashed fields (see MACInput), for
+// the caller to Sum and put back. The fields go into the hash as they
+// are, not copied into one buffer first: a shared value may be large.
+func (k *ringKey) hash(fields []string) *macState {
+	st := k.pool.Get().(*macState)
+	h := st.h
 	h.Reset()
-	var digits [20]byte
 	for _, f := range fields {
-		h.Write(strconv.AppendInt(digits[:0], int64(len(f)), 10))
+		h.Write(strconv.AppendInt(st.digits[:0], int64(len(f)), 10))
 		h.Write(colon)
 		// io.Writer's contract forbids Write to modify or retain p, so
 		// the string's bytes can go in without a copy.
 		h.Write(unsafe.Slice(unsafe.StringData(f), len(f)))
 		h.Write(comma)
 	}
-	dst = h.Sum(dst)
-	k.pool.Put(h)
-	return dst
+	return st
 }
 
 var colon, comma = []byte{':'}, []byte{','}
+
+// ParseMAC reads a whole MAC as signatures carry it, in unpadded base64url,
+// and reports whether text is one: what a message's _sig and a shared
+// value's header both end with, read by one piece of code.
+func ParseMAC(text string) (mac [sha256.Size]byte, ok bool) {
+	if base64.RawURLEncoding.DecodedLen(len(text)) != len(mac) {
+		return mac, false
+	}
+	n, err := base64.RawURLEncoding.Decode(mac[:], []byte(text))
+	return mac, err == nil && n == len(mac)
+}
 
 // MACInput returns what the MAC of fields is computed over: each field as a
 // netstring, "<length>:<field>,", the length in decimal bytes, one after

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"testing"
 
@@ -76,4 +77,50 @@ func TestMACSpec(t *testing.T) {
 	m = hmac.New(sha256.New, key)
 	m.Write([]byte("3:x:y,0:,1:z,"))
 	require.Equal(t, m.Sum(nil), mac)
+}
+
+// TestParseMAC: a MAC reads back from its wire text, and nothing that is
+// not a whole MAC in unpadded base64url reads as one.
+func TestParseMAC(t *testing.T) {
+	r, err := bridge.NewKeyring([]byte("spec-key-0123456789abcdef"))
+	require.NoError(t, err)
+	_, mac := r.Sign(nil, "x")
+	text := base64.RawURLEncoding.EncodeToString(mac)
+	got, ok := bridge.ParseMAC(text)
+	require.True(t, ok)
+	require.Equal(t, mac, got[:])
+	for name, bad := range map[string]string{
+		"empty":     "",
+		"short":     text[:len(text)-1],
+		"long":      text + "A",
+		"padded":    base64.URLEncoding.EncodeToString(mac),
+		"std":       "+" + text[1:],
+		"not text":  text[:len(text)-1] + ".",
+		"truncated": base64.RawURLEncoding.EncodeToString(mac[:16]),
+	} {
+		_, ok := bridge.ParseMAC(bad)
+		require.False(t, ok, name)
+	}
+}
+
+// TestKeyringAllocations: checking a MAC allocates nothing, and making one
+// nothing but what it returns past dst's capacity, so that a signing
+// receiver's check of each message and a shared hit's verify cost no
+// garbage.
+func TestKeyringAllocations(t *testing.T) {
+	if raceOn {
+		t.Skip("the race detector drops pooled HMAC states")
+	}
+	r, err := bridge.NewKeyring([]byte("spec-key-0123456789abcdef"))
+	require.NoError(t, err)
+	id, mac := r.Sign(nil, "slotcache/msg/v1", "app:invalidate", "user:42")
+	var dst [sha256.Size]byte
+	require.Zero(t, testing.AllocsPerRun(100, func() {
+		if r.Verify(id, mac, "slotcache/msg/v1", "app:invalidate", "user:42") != nil {
+			t.Fatal("refused")
+		}
+	}), "Verify")
+	require.Zero(t, testing.AllocsPerRun(100, func() {
+		r.Sign(dst[:0], "slotcache/msg/v1", "app:invalidate", "user:42")
+	}), "Sign into a buffer with room")
 }

@@ -155,11 +155,8 @@ func (g *signer) check(channel, kind string, f sigFields, fields ...string) verd
 	rest, ok := strings.CutPrefix(f.sig, sigVersion+".")
 	id, rest, ok1 := strings.Cut(rest, ".")
 	nonce, text, ok2 := strings.Cut(rest, ".")
-	var mac [32]byte
-	if !ok || !ok1 || !ok2 || nonce == "" || base64.RawURLEncoding.DecodedLen(len(text)) != len(mac) {
-		return refusedForged
-	}
-	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(text)); err != nil || n != len(mac) {
+	mac, ok3 := ParseMAC(text)
+	if !ok || !ok1 || !ok2 || !ok3 || nonce == "" {
 		return refusedForged
 	}
 	if g.keys.Verify(id, mac[:], messageFields(channel, kind, f.ts, nonce, fields)...) != nil {

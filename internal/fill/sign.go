@@ -74,15 +74,9 @@ func unseal(keys *bridge.Keyring, dataKey, data string, now int64) (envelope str
 	id, rest, ok1 := strings.Cut(rest, ".")
 	exp, rest, ok2 := strings.Cut(rest, ".")
 	text, envelope, ok3 := strings.Cut(rest, ".")
-	var mac [32]byte
-	if !ok1 || !ok2 || !ok3 || base64.RawURLEncoding.DecodedLen(len(text)) != len(mac) {
-		return "", 0, errForged
-	}
-	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(text)); err != nil || n != len(mac) {
-		return "", 0, errForged
-	}
+	mac, ok4 := bridge.ParseMAC(text)
 	expires, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil {
+	if !ok1 || !ok2 || !ok3 || !ok4 || err != nil {
 		return "", 0, errForged
 	}
 	if keys.Verify(id, mac[:], fillDomain, dataKey, exp, envelope) != nil {

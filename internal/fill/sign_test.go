@@ -209,3 +209,37 @@ func TestUnsignedEnvelopeUnchanged(t *testing.T) {
 	require.Equal(t, "required#1", got.v, "an instance that requires signatures does not serve an unsigned copy")
 	require.Equal(t, map[string]uint64{"leader_load": 1, "unverified": 1}, outcomes(required))
 }
+
+// TestMigratingRefusesForgedSignedCopy: migration mode accepts a copy
+// without a signature, not one with a bad one. A copy signed with a key
+// the coordinator does not hold is refused as unverified (Info, counted as
+// such), like a required coordinator would, not taken for a value of
+// another codec (degraded, a Redis-trouble Warn).
+func TestMigratingRefusesForgedSignedCopy(t *testing.T) {
+	r := newRig(t)
+	migrating, other := r.coord(signed(t, true, keyA)), r.coord(signed(t, false, keyB))
+	load(t, other, "v", newLoader(values("v")).load)
+
+	l := newLoader(values("local"))
+	got := load(t, migrating, "v", l.load)
+	require.Equal(t, "local#1", got.v, "a copy signed with another key was served")
+	require.Equal(t, core.LoadedHere, got.src)
+	require.Equal(t, map[string]uint64{"unverified": 1}, outcomes(migrating))
+}
+
+// TestSignedCopyLifeCutToItsExpiry: a genuine copy whose life in Redis a
+// client extended is served for no longer than its signed expiry, the
+// shared lifetime its writer gave it, so that a cached entry does not
+// outlive it either.
+func TestSignedCopyLifeCutToItsExpiry(t *testing.T) {
+	r := newRig(t)
+	a, b := r.coord(signed(t, false, keyA)), r.coord(signed(t, false, keyA))
+	ctx := context.Background()
+	await(t, loadAsyncDecide(ctx, a, "s", newLoader(values("s")).load, &sharing{share: core.Share{TTL: time.Minute}}))
+	require.NoError(t, r.client.PExpire(ctx, r.keys("s").data, time.Hour).Err())
+
+	got := load(t, b, "s", newLoader(values("unused")).load)
+	require.Equal(t, core.SharedCopy, got.src)
+	require.Positive(t, got.ttl)
+	require.LessOrEqual(t, got.ttl, time.Minute, "served for its life in Redis, past its signed expiry")
+}
