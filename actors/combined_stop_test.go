@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/stretchr/testify/require"
 
 	"github.com/slotcache/slotcache/internal/core"
@@ -42,18 +43,7 @@ func (p heldLoadPolicy) Loaded(id string, v any, t core.Timing) core.Timing {
 // here.
 func TestRouterStoppingBindsNoActor(t *testing.T) {
 	r := newRig(t, time.Hour)
-	pid := r.env.Root.Spawn(RouterProps(r.env, r.dir, r.workers))
-	p := heldLoadPolicy{countingPolicy: r.policy, entered: make(chan struct{}), release: make(chan struct{})}
-	r.dir.Store(core.NewHandle("busy", p))
-	// The load returns only once the Send below has returned, so that its
-	// result runs busy's actor, and the hook, on the loader's goroutine.
-	sent := make(chan struct{})
-	busy, _ := get(func(context.Context, string) (any, error) { <-sent; return "v", nil })
-	r.env.Root.Send(pid, &messages.Route{ID: "busy", Msg: busy})
-	close(sent)
-	<-p.entered
-
-	stopped := r.env.Root.PoisonFuture(pid) // Stopping: waits for busy's actor
+	pid, stopped, release := stoppingRouter(r)
 	var calls atomic.Int32
 	cold, reply := get(func(ctx context.Context, _ string) (any, error) {
 		calls.Add(1)
@@ -66,7 +56,7 @@ func TestRouterStoppingBindsNoActor(t *testing.T) {
 	r.env.Root.Send(pid, &messages.Route{ID: "cold", Msg: cold}) // a caller that raced Close
 	done := make(chan bool, 1)
 	r.env.Root.Send(pid, &messages.Route{ID: "set", Msg: &Set{Value: 1, Done: done}}) // a Set too
-	close(p.release)
+	release()
 	_, err := stopped.Result()
 	require.NoError(t, err, "the router never stopped: it bound an actor while stopping")
 	require.Zero(t, calls.Load(), "a load started on a stopping router")
@@ -82,4 +72,52 @@ func TestRouterStoppingBindsNoActor(t *testing.T) {
 	default:
 		t.Fatal("the Set that reached a stopping router was not answered")
 	}
+}
+
+// stoppingRouter spawns a router of r, has it stop while the actor of slot
+// "busy" is held on a loader's goroutine, and returns it in Stopping: user
+// messages sent to it now reach it before it ends. release lets busy's
+// actor, and so the router, end.
+func stoppingRouter(r *rig) (pid *actor.PID, stopped *actor.Future, release func()) {
+	pid = r.env.Root.Spawn(RouterProps(r.env, r.dir, r.workers))
+	p := heldLoadPolicy{countingPolicy: r.policy, entered: make(chan struct{}), release: make(chan struct{})}
+	r.dir.Store(core.NewHandle("busy", p))
+	// The load returns only once the Send below has returned, so that its
+	// result runs busy's actor, and the hook, on the loader's goroutine.
+	sent := make(chan struct{})
+	busy, _ := get(func(context.Context, string) (any, error) { <-sent; return "v", nil })
+	r.env.Root.Send(pid, &messages.Route{ID: "busy", Msg: busy})
+	close(sent)
+	<-p.entered
+	stopped = r.env.Root.PoisonFuture(pid) // Stopping: waits for busy's actor
+	return pid, stopped, func() { close(p.release) }
+}
+
+// An InvalidateAll that reaches a stopping router walks nothing: an
+// unbound slot whose policy reloads on invalidation would otherwise get an
+// actor bound for the reload, spawned after the router stopped its
+// children, and Close would wait for the poison's 10 s timeout with that
+// reload running (as TestRouterStoppingBindsNoActor, for a walk).
+func TestRouterStoppingWalksNoSlot(t *testing.T) {
+	r := newRig(t, time.Hour)
+	r.policy.reload = true
+	var calls atomic.Int32
+	h := core.NewHandle("cached", r.policy)
+	h.Owned.LastLoad = func(ctx context.Context, _ string) (any, error) {
+		calls.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-r.ended:
+		}
+		return nil, ctx.Err()
+	}
+	r.dir.Store(h)
+	r.env.Store(h, core.EntryFor("v", h.Gen(), r.env.Epoch(), r.env.Clock.Now(), core.Timing{TTL: time.Hour}))
+
+	pid, stopped, release := stoppingRouter(r)
+	r.env.Root.Send(pid, &messages.InvalidateAll{})
+	release()
+	_, err := stopped.Result()
+	require.NoError(t, err, "the router never stopped: its walk bound an actor while stopping")
+	require.Zero(t, calls.Load(), "a reload started on a stopping router")
 }

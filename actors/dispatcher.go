@@ -3,8 +3,6 @@ package actors
 import (
 	"context"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/slotcache/slotcache/internal/core"
@@ -27,14 +25,13 @@ const workerIdle = time.Second
 type Workers struct {
 	work    chan task
 	quit    chan struct{}
-	wg      sync.WaitGroup
-	running atomic.Int32
-	max     int32
+	running core.Group // the workers
+	max     int64
 	idle    time.Duration // workerIdle; shorter in tests
 }
 
 // maxWorkers bounds the workers: eight per processor, at least 32.
-func maxWorkers() int32 { return int32(max(32, 8*runtime.GOMAXPROCS(0))) }
+func maxWorkers() int64 { return int64(max(32, 8*runtime.GOMAXPROCS(0))) }
 
 // NewWorkers returns workers that start on demand.
 func NewWorkers() *Workers {
@@ -64,20 +61,18 @@ func (w *Workers) run(t task) {
 		return
 	default:
 	}
-	if w.running.Add(1) <= w.max {
-		w.wg.Add(1)
+	if w.running.Add() <= w.max {
 		go w.loop(t)
 		return
 	}
-	w.running.Add(-1)
+	w.running.Done()
 	go t.run()
 }
 
 // loop runs t, then whatever is scheduled next, until it has waited
 // w.idle for work or the workers stop.
 func (w *Workers) loop(t task) {
-	defer w.wg.Done()
-	defer w.running.Add(-1)
+	defer w.running.Done()
 	idle := time.NewTimer(w.idle)
 	defer idle.Stop()
 	for {
@@ -99,5 +94,5 @@ func (w *Workers) loop(t task) {
 // get goroutines of their own.
 func (w *Workers) Stop(ctx context.Context) {
 	close(w.quit)
-	core.Wait(ctx, &w.wg)
+	w.running.Wait(ctx)
 }

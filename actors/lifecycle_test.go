@@ -533,13 +533,13 @@ func TestRouterPoolShrinksWhenIdle(t *testing.T) {
 // none; Stop waits for the busy ones.
 func TestWorkersStartOnDemandAndStop(t *testing.T) {
 	w := NewWorkers()
-	assert.Zero(t, w.running.Load(), "no worker before any work")
+	assert.Zero(t, w.running.Len(), "no worker before any work")
 	ran := make(chan struct{})
 	w.run(funcTask(func() { close(ran) }))
 	<-ran
-	assert.EqualValues(t, 1, w.running.Load())
+	assert.EqualValues(t, 1, w.running.Len())
 	w.Stop(context.Background())
-	assert.Zero(t, w.running.Load(), "Stop ended the worker")
+	assert.Zero(t, w.running.Len(), "Stop ended the worker")
 	done := make(chan struct{})
 	w.run(funcTask(func() { close(done) })) // after Stop: a goroutine of its own
 	<-done
@@ -555,7 +555,7 @@ func TestWorkersExitWhenIdle(t *testing.T) {
 	for range 2 {
 		w.run(funcTask(func() { ran <- struct{}{} }))
 		<-ran
-		require.Eventually(t, func() bool { return w.running.Load() == 0 }, 10*time.Second, time.Millisecond, "an idle worker exits")
+		require.Eventually(t, func() bool { return w.running.Len() == 0 }, 10*time.Second, time.Millisecond, "an idle worker exits")
 	}
 }
 

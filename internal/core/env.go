@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +50,7 @@ type Env struct {
 	epoch   atomic.Uint64
 	ttl     atomic.Int64
 	flights atomic.Uint64 // numbers loads engine-wide; see NextFlight
-	loaders sync.WaitGroup
-	running atomic.Int64 // loaders, as loaders counts them; see AwaitLoaders
+	loaders Group
 }
 
 // EnvConfig is what NewEnv needs. Zero PolicyFor means the default policy
@@ -144,15 +142,8 @@ func (env *Env) Fresh(h *Handle) *Entry {
 
 // LoaderStarted and LoaderReturned track loader goroutines so that Close
 // can wait for them.
-func (env *Env) LoaderStarted() {
-	env.running.Add(1)
-	env.loaders.Add(1)
-}
-
-func (env *Env) LoaderReturned() {
-	env.running.Add(-1)
-	env.loaders.Done()
-}
+func (env *Env) LoaderStarted()  { env.loaders.Add() }
+func (env *Env) LoaderReturned() { env.loaders.Done() }
 
 // Cached is the number of slots holding an entry, including stale ones not
 // yet swept.

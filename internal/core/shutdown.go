@@ -9,10 +9,9 @@ import (
 // a loader that ignores its context must not hold Shutdown past its
 // caller's deadline. Call it only once no new load can start. A ctx that
 // ended before the wait (a slow step of Shutdown used it up) still yields
-// nil when every loader has returned: Wait alone may see the deadline
-// first.
+// nil when every loader has returned (see Group).
 func (env *Env) AwaitLoaders(ctx context.Context) error {
-	if Wait(ctx, &env.loaders) || env.running.Load() == 0 {
+	if env.loaders.Wait(ctx) {
 		return nil
 	}
 	env.Logger.Warn("slotcache: loaders still running at shutdown")
