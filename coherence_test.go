@@ -310,7 +310,10 @@ func TestQueuedInvalidationArrivesAfterOutage(t *testing.T) {
 	proxy := redistest.NewProxy(t, srv.Addr())
 	ch := rtChannel(t)
 	writer := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
-	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	// A heartbeat of a second: a reader that misses three 50 ms echoes on
+	// a loaded machine resyncs, which would drop its slot for another
+	// reason than the invalidation under test.
+	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(time.Second), WithMaxStaleness(0))
 	rtReady(t, writer)
 	rtReady(t, reader)
 	var l rtLoader
@@ -547,7 +550,10 @@ func TestQueuedInvalidationOutlivesItsNamedCache(t *testing.T) {
 	proxy := redistest.NewProxy(t, srv.Addr())
 	ch := rtChannel(t)
 	writer := rtEngine(t, shortClient(t, proxy.Addr()), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
-	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(50*time.Millisecond), WithMaxStaleness(0))
+	// A heartbeat of a second: a reader that misses three 50 ms echoes on
+	// a loaded machine resyncs, which would drop its slot for another
+	// reason than the invalidation under test.
+	reader := rtEngine(t, srv.Client(t), ch, WithHeartbeat(time.Second), WithMaxStaleness(0))
 	var l rtLoader
 	w, err := NewCache[any](writer, "named", l.load)
 	require.NoError(t, err)
